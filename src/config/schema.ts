@@ -1,0 +1,240 @@
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.ts';
+import { RUNBOOK_ESCALATION_RULES } from '../domain/escalation.ts';
+import { BASELINE_METRICS, RUNBOOK_BASELINES } from '../domain/thresholds.ts';
+
+/** "5m", "30s": kept as milliseconds after parsing. */
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration such as 30s, 5m or 1h')
+  .transform((s) => parseDuration(s));
+
+/** Kubernetes quantity for memory: 512Mi, 4Gi. Kept as bytes. */
+const MEMORY_UNITS: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+};
+export function parseMemoryQuantity(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G)?$/.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * (m[2] ? (MEMORY_UNITS[m[2]] as number) : 1));
+}
+const memory = z
+  .string()
+  .refine((s) => parseMemoryQuantity(s) !== undefined, 'a memory quantity such as 512Mi or 4Gi')
+  .transform((s) => ({ text: s, bytes: parseMemoryQuantity(s) as number }));
+
+/** A Kubernetes name (RFC 1123 label / subdomain): also what keeps it safe inside PromQL and URLs. */
+const k8sName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
+    'a Kubernetes name (lower-case letters, digits, "-" and ".")',
+  );
+const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a Prometheus metric name');
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Prometheus label name');
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name in upper case');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' });
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');
+const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user-group ID such as S012ABCDEF');
+
+const prometheusSchema = z.strictObject({
+  url: httpUrl,
+  timeout: duration.default(5000),
+  metrics: z
+    .strictObject({
+      request_duration: metricName.default('aegis_http_request_duration_seconds'),
+      requests_total: metricName.default('aegis_http_requests_total'),
+      path_label: labelName.default('path'),
+      status_label: labelName.default('status'),
+      /** Label that selects the service's series, e.g. job="aegis-api"; none when the metrics are the service's alone. */
+      selector: z.record(labelName, z.string()).default({}),
+      container_label_value: z.string().optional(),
+    })
+    .prefault({}),
+});
+
+const pprofSchema = z.discriminatedUnion('mode', [
+  z.strictObject({
+    mode: z.literal('url'),
+    base_url: httpUrl,
+    timeout: duration.default(10_000),
+    max_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 2 ** 20),
+  }),
+  z.strictObject({
+    mode: z.literal('pod_proxy'),
+    port: z.number().int().min(1).max(65535).default(6060),
+    timeout: duration.default(10_000),
+    max_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 2 ** 20),
+  }),
+]);
+
+const databaseSchema = z.strictObject({
+  /** Environment variable holding the URL of the read-only diagnosis role. */
+  url_env: envName,
+  /** Environment variable holding the URL of the role that may cancel, terminate and VACUUM. */
+  action_url_env: envName.optional(),
+  connect_timeout: duration.default(5000),
+  statement_timeout: duration.default(10_000),
+  long_query: duration.default(30_000),
+});
+
+const serviceSchema = z.strictObject({
+  name: k8sName,
+  default: z.boolean().default(false),
+  namespace: k8sName.default('aegis'),
+  deployment: k8sName,
+  container: k8sName.optional(),
+  /** Label selector of the service's pods, e.g. app=aegis-api. */
+  pod_selector: z.string().optional(),
+  configmap: k8sName.default('aegis-config'),
+  prometheus: prometheusSchema.optional(),
+  pprof: pprofSchema.optional(),
+  database: databaseSchema.optional(),
+});
+
+const baselineSchema = z
+  .strictObject({ normal: z.number(), warning: z.number(), critical: z.number() })
+  .refine((b) => b.normal <= b.warning && b.warning <= b.critical, 'normal <= warning <= critical');
+
+const thresholdsSchema = z.strictObject(
+  Object.fromEntries(BASELINE_METRICS.map((m) => [m, baselineSchema.optional()])) as Record<
+    (typeof BASELINE_METRICS)[number],
+    z.ZodOptional<typeof baselineSchema>
+  >,
+);
+
+const escalationRuleSchema = z.strictObject({
+  id: z.string().min(1),
+  metric: z.enum(BASELINE_METRICS),
+  above: z.number(),
+  for: duration.default(0),
+  action: z.enum(['page', 'scale_and_page', 'page_immediately', 'cancel_query']),
+  prompt: z.string().min(1),
+  auto_page: z.boolean().default(false),
+});
+
+const ACTIONS = [
+  'scale',
+  'set_memory_limit',
+  'set_pool_size',
+  'cancel_query',
+  'terminate_session',
+  'vacuum_analyze',
+  'page',
+] as const;
+const permissionSchema = z.strictObject({
+  users: z.array(slackUserId).default([]),
+  groups: z.array(slackGroupId).default([]),
+  /** A second authorized person must approve before it runs. */
+  second_approver: z.boolean().default(false),
+});
+
+export const configSchema = z
+  .strictObject({
+    slack: z
+      .strictObject({
+        mode: z.enum(['http', 'socket']).default('http'),
+        port: z.number().int().min(1).max(65535).default(3000),
+        host: z.string().default('0.0.0.0'),
+        incident_channel: z
+          .string()
+          .regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel ID such as C012ABCDEF')
+          .optional(),
+        oncall_usergroup: slackGroupId.optional(),
+        /** Used by the emulated Web API of the local console and tests. */
+        api_url: httpUrl.optional(),
+      })
+      .prefault({}),
+    services: z.array(serviceSchema).min(1, 'at least one service'),
+    store: z.strictObject({ database_url_env: envName.optional() }).prefault({}),
+    grafana: z.strictObject({ url: httpUrl, dashboard_uid: z.string().optional() }).optional(),
+    redis: z.strictObject({ url_env: envName }).optional(),
+    kubernetes: z
+      .strictObject({
+        /** in_cluster: the pod's service account; kubeconfig: $KUBECONFIG or ~/.kube/config. */
+        auth: z.enum(['in_cluster', 'kubeconfig']).default('kubeconfig'),
+        context: z.string().optional(),
+        timeout: duration.default(5000),
+      })
+      .prefault({}),
+    actions: z
+      .strictObject({
+        min_replicas: z.number().int().min(0).default(1),
+        max_replicas: z.number().int().min(1).default(20),
+        scale_step_percent: z.number().int().min(1).max(1000).default(50),
+        max_memory: memory.prefault('8Gi'),
+        temporary_change_reminder: duration.default(2 * 3_600_000),
+      })
+      .prefault({})
+      .refine((a) => a.min_replicas <= a.max_replicas, 'min_replicas must not exceed max_replicas'),
+    thresholds: thresholdsSchema.prefault({}),
+    escalation: z.array(escalationRuleSchema).default(
+      RUNBOOK_ESCALATION_RULES.map((r) => ({
+        id: r.id,
+        metric: r.metric,
+        above: r.above,
+        for: r.forMs,
+        action: r.action,
+        prompt: r.prompt,
+        auto_page: r.autoPage,
+      })),
+    ),
+    paging: z
+      .strictObject({
+        routing_key_env: envName.default('PAGERDUTY_ROUTING_KEY'),
+        events_url: httpUrl.default('https://events.pagerduty.com/v2/enqueue'),
+        auto_page: z.boolean().default(false),
+      })
+      .prefault({}),
+    authorization: z.partialRecord(z.enum(ACTIONS), permissionSchema).default({}),
+  })
+  .superRefine((c, ctx) => {
+    const defaults = c.services.filter((s) => s.default);
+    if (c.services.length > 1 && defaults.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['services'],
+        message: 'exactly one service must have default: true',
+      });
+    }
+    const names = new Set<string>();
+    c.services.forEach((s, i) => {
+      if (names.has(s.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', i, 'name'],
+          message: `duplicate service "${s.name}"`,
+        });
+      names.add(s.name);
+      if (
+        c.store.database_url_env &&
+        s.database &&
+        [s.database.url_env, s.database.action_url_env].includes(c.store.database_url_env)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['store', 'database_url_env'],
+          message: `the store must not use the database being diagnosed (service "${s.name}" uses ${c.store.database_url_env})`,
+        });
+      }
+    });
+  });
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type ServiceConfig = ParsedConfig['services'][number];
+export type ActionName = (typeof ACTIONS)[number];
