@@ -1,0 +1,129 @@
+import axios, { type AxiosInstance, type AxiosRequestConfig, isAxiosError } from 'axios';
+import { SourceError, type SourceFailure } from '../domain/errors.ts';
+
+/** Told of every source call (ops/metrics.ts records them); main.ts registers the observer. */
+export type SourceCallObserver = (call: {
+  source: string;
+  operation: string;
+  outcome: 'ok' | SourceFailure;
+  seconds: number;
+}) => void;
+
+const observers: SourceCallObserver[] = [];
+export function observeSourceCalls(observer: SourceCallObserver): () => void {
+  observers.push(observer);
+  return () => {
+    const i = observers.indexOf(observer);
+    if (i >= 0) observers.splice(i, 1);
+  };
+}
+
+/** Times a source call, tells the observers, and turns any failure into a SourceError. */
+export async function sourceCall<T>(source: string, operation: string, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let outcome: 'ok' | SourceFailure = 'ok';
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e instanceof SourceError ? e : toSourceError(source, operation, e);
+    outcome = err.reason;
+    throw err;
+  } finally {
+    const seconds = (performance.now() - started) / 1000;
+    for (const o of observers) o({ source, operation, outcome, seconds });
+  }
+}
+
+export interface HttpCall {
+  readonly source: string;
+  readonly operation: string;
+  readonly timeoutMs: number;
+  /** Refuse (not buffer) a response larger than this. */
+  readonly maxBytes?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** An axios instance that never throws on status (we map statuses ourselves) and never follows to other hosts. */
+export function createHttpClient(baseURL: string, headers: Record<string, string> = {}): AxiosInstance {
+  return axios.create({ baseURL, headers, validateStatus: () => true, maxRedirects: 0, proxy: false });
+}
+
+/**
+ * GET with a hard deadline (connect + response), a size limit, and errors that say what happened:
+ * unreachable, timeout, HTTP status, too large, or a body that is not what was asked for.
+ */
+export async function httpGet<T>(
+  client: AxiosInstance,
+  url: string,
+  call: HttpCall,
+  config: AxiosRequestConfig = {},
+): Promise<{ status: number; data: T; headers: Record<string, unknown> }> {
+  return sourceCall(call.source, call.operation, async () => {
+    const timeout = AbortSignal.timeout(call.timeoutMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    try {
+      const res = await client.get<T>(url, {
+        ...config,
+        signal,
+        timeout: call.timeoutMs,
+        maxContentLength: call.maxBytes ?? 16 * 2 ** 20,
+        maxBodyLength: call.maxBytes ?? 16 * 2 ** 20,
+      });
+      if (res.status >= 400) {
+        const reason: SourceFailure = res.status === 401 || res.status === 403 ? 'auth' : 'http_error';
+        throw new SourceError(call.source, call.operation, reason, `HTTP ${res.status}${bodyHint(res.data)}`);
+      }
+      return { status: res.status, data: res.data, headers: res.headers as Record<string, unknown> };
+    } catch (e) {
+      if (e instanceof SourceError) throw e;
+      if (timeout.aborted && !call.signal?.aborted) {
+        throw new SourceError(
+          call.source,
+          call.operation,
+          'timeout',
+          `no answer within ${call.timeoutMs} ms`,
+          { cause: e },
+        );
+      }
+      throw toSourceError(call.source, call.operation, e, call.maxBytes);
+    }
+  });
+}
+
+function bodyHint(data: unknown): string {
+  if (typeof data === 'string' && data.trim()) return `: ${data.trim().slice(0, 200)}`;
+  if (data && typeof data === 'object' && 'error' in data)
+    return `: ${String((data as { error: unknown }).error).slice(0, 200)}`;
+  return '';
+}
+
+export function toSourceError(source: string, operation: string, e: unknown, maxBytes?: number): SourceError {
+  if (e instanceof SourceError) return e;
+  if (isAxiosError(e)) {
+    const code = e.code ?? '';
+    if (e.message.includes('maxContentLength')) {
+      return new SourceError(
+        source,
+        operation,
+        'too_large',
+        `response larger than ${maxBytes ?? 'the limit'} bytes; refused`,
+        { cause: e },
+      );
+    }
+    if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') {
+      return new SourceError(source, operation, 'timeout', 'no answer in time', { cause: e });
+    }
+    if (
+      ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)
+    ) {
+      return new SourceError(source, operation, 'unreachable', `cannot connect (${code})`, { cause: e });
+    }
+    return new SourceError(source, operation, 'unreachable', e.message, { cause: e });
+  }
+  if (e instanceof SyntaxError)
+    return new SourceError(source, operation, 'malformed', `answer is not valid JSON: ${e.message}`, {
+      cause: e,
+    });
+  const msg = e instanceof Error ? e.message : String(e);
+  return new SourceError(source, operation, 'unreachable', msg, { cause: e });
+}
