@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { RUNBOOK_ESCALATION_RULES } from '../domain/escalation.ts';
-import { BASELINE_METRICS, RUNBOOK_BASELINES } from '../domain/thresholds.ts';
+import { BASELINE_METRICS } from '../domain/thresholds.ts';
 
 /** "5m", "30s": kept as milliseconds after parsing. */
 const duration = z
