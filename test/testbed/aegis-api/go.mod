@@ -1,0 +1,3 @@
+module aegis-testbed
+
+go 1.19
