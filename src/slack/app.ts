@@ -1,0 +1,197 @@
+import { App, type Receiver, SocketModeReceiver, type webApi } from '@slack/bolt';
+import type { Config, Secrets } from '../config/load.ts';
+import { AppError } from '../domain/errors.ts';
+import { STEPS } from '../runbook/registry.ts';
+import { createAckGate } from './ack-gate.ts';
+import { type AnyStep, type RunStep, registerAegisCommand } from './command.ts';
+import { createInFlightTracker, type InFlightTracker, type InFlightWork } from './in-flight.ts';
+import { boltLogger, type Log, silentLog } from './logger.ts';
+import {
+  createVerifyingReceiver,
+  type HttpRoute,
+  type ListenAddress,
+  startRouteServer,
+  type VerifyingReceiver,
+} from './receiver.ts';
+import type { Renderer } from './renderer.ts';
+
+export type { Actor, AnyStep, RunStep, StepRun } from './command.ts';
+export { AEGIS_COMMAND, BUILTIN_COMMANDS, parseAegisCommand } from './command.ts';
+export type { HttpRoute, ListenAddress } from './receiver.ts';
+export { SLACK_EVENTS_PATH } from './receiver.ts';
+
+export interface SlackClientOptions {
+  /** The Web API base, e.g. `${emulator.url}/api/` (default https://slack.com/api/). */
+  readonly slackApiUrl?: string;
+  /** Retries of failed Web API calls (rate limits are waited out as Slack's Retry-After says, then retried). */
+  readonly retryConfig?: webApi.RetryOptions;
+  /** Per-call deadline in milliseconds. */
+  readonly timeoutMs?: number;
+}
+
+export interface SlackAppOptions {
+  readonly config: Config;
+  /** Defaults to config.secrets. */
+  readonly secrets?: Secrets;
+  /** Defaults to the runbook registry. */
+  readonly steps?: readonly AnyStep[];
+  /** Runs a step with its sources: built by the composition root, so slack/ never builds sources. */
+  readonly runStep: RunStep;
+  readonly renderer: Renderer;
+  readonly logger?: Log;
+  /** Extra routes: /healthz, /readyz, /metrics. Served by the Slack server, or in Socket Mode by a small one. */
+  readonly routes?: readonly HttpRoute[];
+  readonly clientOptions?: SlackClientOptions;
+  /** Defaults to a new tracker; pass one to drain it from the SIGTERM handler. */
+  readonly inFlight?: InFlightTracker;
+  /** Overrides config.slack.host / port (tests listen on 127.0.0.1:0). */
+  readonly listen?: Partial<ListenAddress>;
+  /** Largest request body accepted, in bytes (default 1 MiB). */
+  readonly bodyLimit?: number;
+  /** The "ref" of internal errors (tests). */
+  readonly newRef?: () => string;
+}
+
+export interface SlackApp {
+  readonly app: App;
+  readonly inFlight: InFlightTracker;
+  /** Starts receiving. Resolves with where the HTTP server (Slack endpoint or, in Socket Mode, health routes) listens. */
+  start(): Promise<ListenAddress>;
+  /** Stops receiving new requests; work in flight goes on (see shutdown). */
+  stop(): Promise<void>;
+  /** stop(), then wait up to drainMs for work in flight; returns what had to be interrupted. */
+  shutdown(drainMs: number): Promise<InFlightWork[]>;
+}
+
+/** Default Web API retries: a few, quickly, so that shutdown is not held for Slack's 30-minute policy. */
+const DEFAULT_RETRY: webApi.RetryOptions = { retries: 4, factor: 2, minTimeout: 500, maxTimeout: 5000 };
+
+/**
+ * The Bolt app: `/aegis` and its subcommands, over HTTP (signed requests, checked in front of Bolt) or
+ * Socket Mode, as config.slack.mode says.
+ */
+export function createSlackApp(opts: SlackAppOptions): SlackApp {
+  const { config } = opts;
+  const secrets = opts.secrets ?? config.secrets;
+  const log = opts.logger ?? silentLog;
+  const routes = opts.routes ?? [];
+  const inFlight = opts.inFlight ?? createInFlightTracker();
+  const listenAt: ListenAddress = {
+    host: opts.listen?.host ?? config.slack.host,
+    port: opts.listen?.port ?? config.slack.port,
+  };
+  const botToken = secrets.slackBotToken;
+  if (!botToken) throw new AppError('config', 'the Slack bot token is not set (SLACK_BOT_TOKEN)');
+
+  const slackApiUrl = opts.clientOptions?.slackApiUrl ?? config.slack.api_url;
+  const clientOptions: webApi.WebClientOptions = {
+    ...(slackApiUrl ? { slackApiUrl } : {}),
+    retryConfig: opts.clientOptions?.retryConfig ?? DEFAULT_RETRY,
+    timeout: opts.clientOptions?.timeoutMs ?? 10_000,
+  };
+
+  const ackGate = createAckGate();
+  let receiver: Receiver;
+  let httpReceiver: VerifyingReceiver | undefined;
+  if (config.slack.mode === 'http') {
+    const signingSecret = secrets.slackSigningSecret;
+    if (!signingSecret) {
+      throw new AppError('config', 'slack.mode http needs the signing secret (SLACK_SIGNING_SECRET)');
+    }
+    httpReceiver = createVerifyingReceiver({
+      signingSecret,
+      routes,
+      listen: listenAt,
+      log,
+      ackGate,
+      ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    });
+    receiver = httpReceiver;
+  } else {
+    const appToken = secrets.slackAppToken;
+    if (!appToken)
+      throw new AppError('config', 'slack.mode socket needs the app-level token (SLACK_APP_TOKEN)');
+    receiver = new SocketModeReceiver({
+      appToken,
+      logger: boltLogger(log),
+      installerOptions: { clientOptions },
+    });
+  }
+
+  // Who the bot is, from auth.test at start; never awaited on the acknowledgement path.
+  const identity: { botId?: string; botUserId?: string } = {};
+  let botName: string | undefined;
+  const app = new App({
+    receiver,
+    authorize: async () => ({ botToken, ...identity }),
+    clientOptions,
+    logger: boltLogger(log),
+    // We listen to commands, actions and shortcuts only; ignoreSelf needs the bot's ids on the ack path.
+    ignoreSelf: false,
+  });
+  app.error(async (error) => {
+    log.error({ err: error }, 'unhandled error in a Slack listener');
+  });
+
+  registerAegisCommand(app, {
+    config,
+    steps: opts.steps ?? STEPS,
+    renderer: opts.renderer,
+    runStep: opts.runStep,
+    log,
+    inFlight,
+    ackGate,
+    ...(opts.newRef ? { newRef: opts.newRef } : {}),
+    botMention: () => `@${botName ?? 'aegis'}`,
+  });
+
+  let routeServer: { address: ListenAddress; stop(): Promise<void> } | undefined;
+  const learnIdentity = () =>
+    app.client.auth
+      .test({ token: botToken })
+      .then((r) => {
+        Object.assign(identity, { botId: r.bot_id, botUserId: r.user_id });
+        botName = r.user;
+        log.info(
+          { team: r.team, teamId: r.team_id, bot: r.user, botUserId: r.user_id },
+          'connected to Slack',
+        );
+      })
+      .catch((error: unknown) => {
+        log.warn({ err: error }, 'auth.test failed: check the bot token (aegis doctor)');
+      });
+
+  const stop = async () => {
+    await app.stop();
+    if (routeServer) {
+      const s = routeServer;
+      routeServer = undefined;
+      await s.stop();
+    }
+  };
+
+  return {
+    app,
+    inFlight,
+    async start() {
+      await app.start();
+      void learnIdentity();
+      if (httpReceiver) {
+        const address = httpReceiver.address() as ListenAddress;
+        log.info({ ...address, mode: 'http' }, 'Slack app listening');
+        return address;
+      }
+      routeServer = await startRouteServer(routes, listenAt, log);
+      log.info({ ...routeServer.address, mode: 'socket' }, 'Slack app connected over Socket Mode');
+      return routeServer.address;
+    },
+    stop,
+    async shutdown(drainMs) {
+      await stop();
+      const interrupted = await inFlight.drain(drainMs);
+      for (const w of interrupted)
+        log.warn({ work: w.describe, startedAt: w.startedAt }, 'interrupted by shutdown');
+      return interrupted;
+    },
+  };
+}

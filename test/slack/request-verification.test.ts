@@ -1,0 +1,206 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type SlackApiEmulator, start } from '../../src/console/slack-api-emulator.ts';
+import { verifySlackSignature } from '../../src/slack/verify.ts';
+import {
+  postSigned,
+  SIGNING_SECRET,
+  settle,
+  slackSignature,
+  slashCommandBody,
+  startTestBot,
+  type TestBot,
+} from '../support/slack.ts';
+
+let emulator: SlackApiEmulator;
+let bot: TestBot;
+
+beforeAll(async () => {
+  emulator = await start();
+});
+afterAll(async () => {
+  await emulator.stop();
+});
+afterEach(async () => {
+  await bot?.stop();
+  emulator.reset();
+});
+
+const stepCommand = slashCommandBody({ text: 'latency' });
+
+/** After a refused request: nothing reached Bolt, no step ran, nothing was posted. */
+async function expectNothingRan(b: TestBot) {
+  await settle(b);
+  expect(b.reachedBolt()).toBe(0);
+  expect(b.runStep.calls).toBe(0);
+  expect(emulator.calls.filter((c) => c.method !== 'auth.test')).toEqual([]);
+}
+
+describe('requests to /slack/events', () => {
+  it('accepts a correctly signed, current request (200) and runs the command', async () => {
+    bot = await startTestBot(emulator);
+    const res = await postSigned(bot.eventsUrl, stepCommand);
+    expect(res.status).toBe(200);
+    await settle(bot);
+    expect(bot.reachedBolt()).toBe(1);
+    expect(bot.runStep.calls).toBe(1);
+  });
+
+  it('refuses a bad signature with 401, and no listener runs', async () => {
+    bot = await startTestBot(emulator);
+    const res = await postSigned(bot.eventsUrl, stepCommand, { secret: 'not-the-signing-secret' });
+    expect(res.status).toBe(401);
+    await expectNothingRan(bot);
+  });
+
+  it('refuses a body changed after signing with 401', async () => {
+    bot = await startTestBot(emulator);
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = slackSignature(SIGNING_SECRET, ts, slashCommandBody({ text: 'help' }));
+    const res = await fetch(bot.eventsUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-slack-request-timestamp': String(ts),
+        'x-slack-signature': signature,
+      },
+      body: stepCommand,
+    });
+    expect(res.status).toBe(401);
+    await expectNothingRan(bot);
+  });
+
+  it('refuses a request without a signature with 401', async () => {
+    bot = await startTestBot(emulator);
+    const res = await postSigned(bot.eventsUrl, stepCommand, { signature: null });
+    expect(res.status).toBe(401);
+    await expectNothingRan(bot);
+  });
+
+  it('refuses a correctly signed request dated 6 minutes ago with 401 (replay)', async () => {
+    bot = await startTestBot(emulator);
+    const res = await postSigned(bot.eventsUrl, stepCommand, { skewSeconds: -360 });
+    expect(res.status).toBe(401);
+    await expectNothingRan(bot);
+  });
+
+  it('refuses a correctly signed request dated 6 minutes ahead with 401, which Bolt alone would accept', async () => {
+    bot = await startTestBot(emulator);
+    const res = await postSigned(bot.eventsUrl, stepCommand, { skewSeconds: 360 });
+    expect(res.status).toBe(401);
+    await expectNothingRan(bot);
+  });
+
+  it('accepts a request dated 4 minutes off either way (inside the window)', async () => {
+    bot = await startTestBot(emulator);
+    const help = slashCommandBody({ text: 'help' });
+    expect((await postSigned(bot.eventsUrl, help, { skewSeconds: -240 })).status).toBe(200);
+    expect((await postSigned(bot.eventsUrl, help, { skewSeconds: 240 })).status).toBe(200);
+  });
+
+  it('refuses a body over the size limit with 413, and no listener runs', async () => {
+    bot = await startTestBot(emulator, { bodyLimit: 4096 });
+    const big = slashCommandBody({ text: `latency ${'x'.repeat(8192)}` });
+    const res = await postSigned(bot.eventsUrl, big);
+    expect(res.status).toBe(413);
+    await expectNothingRan(bot);
+  });
+
+  it('answers an SSL check without a listener', async () => {
+    bot = await startTestBot(emulator);
+    const res = await postSigned(bot.eventsUrl, 'ssl_check=1&token=x&command=%2Faegis&text=latency', {
+      signature: null,
+    });
+    expect(res.status).toBe(200);
+    await expectNothingRan(bot);
+  });
+});
+
+describe('extra HTTP routes', () => {
+  it('serves the given routes beside the Slack endpoint, 405 for another method, 404 elsewhere', async () => {
+    bot = await startTestBot(emulator, {
+      routes: [
+        {
+          path: '/healthz',
+          method: 'GET',
+          handler: (_req, res) => {
+            res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+          },
+        },
+        {
+          path: '/readyz',
+          method: 'GET',
+          handler: async () => {
+            throw new Error('readiness probe crashed');
+          },
+        },
+      ],
+    });
+    const health = await fetch(`${bot.baseUrl}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.text()).toBe('ok\n');
+    expect((await fetch(`${bot.baseUrl}/healthz`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${bot.baseUrl}/nope`)).status).toBe(404);
+    expect((await fetch(`${bot.baseUrl}/readyz`)).status).toBe(500);
+    expect(
+      bot.log.entries.some(
+        (e) => e.level === 'error' && (e.fields.err as Error).message === 'readiness probe crashed',
+      ),
+    ).toBe(true);
+    expect((await fetch(`${bot.baseUrl}/slack/events`)).status).toBe(404);
+  });
+});
+
+describe('verifySlackSignature', () => {
+  const now = 1_767_600_000_000;
+  const ts = String(now / 1000);
+  const body = 'command=%2Faegis&text=help';
+  const good = slackSignature(SIGNING_SECRET, ts, body);
+
+  it('accepts the signature Slack computes', () => {
+    expect(verifySlackSignature(SIGNING_SECRET, { body, timestamp: ts, signature: good }, now)).toEqual({
+      ok: true,
+    });
+  });
+
+  it.each([
+    [
+      'a truncated signature',
+      { body, timestamp: ts, signature: good.slice(0, -2) },
+      /malformed X-Slack-Signature/,
+    ],
+    ['another version', { body, timestamp: ts, signature: good.replace('v0=', 'v1=') }, /malformed/],
+    [
+      'a flipped digit',
+      { body, timestamp: ts, signature: good.replace(/.$/, (c) => (c === '0' ? '1' : '0')) },
+      /mismatch/,
+    ],
+    ['no timestamp', { body, timestamp: undefined, signature: good }, /Timestamp/],
+    [
+      'a timestamp that is not a number',
+      { body, timestamp: '17e8', signature: good },
+      /malformed X-Slack-Request-Timestamp/,
+    ],
+    [
+      'a timestamp 301 s old',
+      { body, timestamp: String(now / 1000 - 301), signature: good },
+      /301 s in the past/,
+    ],
+    [
+      'a timestamp 301 s ahead',
+      { body, timestamp: String(now / 1000 + 301), signature: good },
+      /301 s in the future/,
+    ],
+  ])('refuses %s', (_name, req, reason) => {
+    const outcome = verifySlackSignature(SIGNING_SECRET, req, now);
+    expect(outcome.ok).toBe(false);
+    expect(outcome.ok ? '' : outcome.reason).toMatch(reason);
+  });
+
+  it('accepts exactly 300 s of skew either way', () => {
+    for (const skew of [-300, 300]) {
+      const t = String(now / 1000 + skew);
+      const signature = slackSignature(SIGNING_SECRET, t, body);
+      expect(verifySlackSignature(SIGNING_SECRET, { body, timestamp: t, signature }, now).ok).toBe(true);
+    }
+  });
+});
