@@ -1,0 +1,370 @@
+import type { App, RespondArguments, RespondFn, SlashCommand, webApi } from '@slack/bolt';
+import type { Config } from '../config/load.ts';
+import { findService } from '../config/load.ts';
+import type { ServiceConfig } from '../config/schema.ts';
+import { AppError, isAppError } from '../domain/errors.ts';
+import type { StepResult } from '../domain/finding.ts';
+import type { PartUpdate, StepDefinition } from '../runbook/step.ts';
+import type { AckGate } from './ack-gate.ts';
+import { NOT_IN_CHANNEL_ERRORS, slackPlatformError, toUserFacing } from './errors.ts';
+import type { InFlightTracker } from './in-flight.ts';
+import type { Log } from './logger.ts';
+import type { HelpEntry, RenderedMessage, Renderer, SlackBlock } from './renderer.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see runbook/registry.ts)
+export type AnyStep = StepDefinition<any, any>;
+
+/** Who typed the command, where. */
+export interface Actor {
+  readonly userId: string;
+  readonly teamId?: string;
+  readonly channelId: string;
+}
+
+/** What the Slack layer hands the composition root's runStep: it builds the StepContext (sources) from it. */
+export interface StepRun {
+  readonly service: ServiceConfig;
+  readonly signal: AbortSignal;
+  readonly progress: (update: PartUpdate) => void;
+  readonly actor: Actor;
+}
+
+export type RunStep = (step: AnyStep, args: unknown, run: StepRun) => Promise<StepResult>;
+
+export const AEGIS_COMMAND = '/aegis';
+
+/** Subcommands that are not runbook steps. */
+export const BUILTIN_COMMANDS: readonly HelpEntry[] = [
+  { name: 'help', usage: 'help [subcommand]', summary: 'List every subcommand, or show how to use one' },
+];
+
+export type ParsedCommand =
+  | { readonly kind: 'help'; readonly steps: readonly HelpEntry[]; readonly builtins: readonly HelpEntry[] }
+  | { readonly kind: 'usage'; readonly message: string; readonly usage: string }
+  | {
+      readonly kind: 'step';
+      readonly step: AnyStep;
+      readonly args: unknown;
+      readonly service: ServiceConfig;
+    };
+
+/**
+ * Reads the text after "/aegis". A malformed command is a `usage` answer naming the problem; only a bug
+ * (a step's parse throwing something other than AppError) escapes as an exception.
+ */
+export function parseAegisCommand(text: string, steps: readonly AnyStep[], config: Config): ParsedCommand {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const entries: HelpEntry[] = [...BUILTIN_COMMANDS, ...steps];
+  const known = entries.map((e) => e.name).join(', ');
+  const [first, ...rest] = words;
+  const sub = first?.toLowerCase();
+  if (sub === undefined || sub === 'help') {
+    if (rest.length === 0) return { kind: 'help', steps, builtins: BUILTIN_COMMANDS };
+    const wanted = rest[0]?.toLowerCase();
+    const entry = entries.find((e) => e.name === wanted);
+    if (!entry || rest.length > 1) {
+      return {
+        kind: 'usage',
+        message: `unknown subcommand "${rest.join(' ')}": known subcommands are ${known}`,
+        usage: `${AEGIS_COMMAND} help [subcommand]`,
+      };
+    }
+    const isStep = steps.some((s) => s.name === entry.name);
+    return { kind: 'help', steps: isStep ? [entry] : [], builtins: isStep ? [] : [entry] };
+  }
+  const step = steps.find((s) => s.name === sub);
+  if (!step) {
+    return {
+      kind: 'usage',
+      message: `unknown subcommand "${first}": known subcommands are ${known}`,
+      usage: `${AEGIS_COMMAND} <subcommand> [arguments] (${AEGIS_COMMAND} help lists them)`,
+    };
+  }
+  const usage = `${AEGIS_COMMAND} ${step.usage}`;
+  try {
+    const args = step.parse(rest, { config });
+    const service = findService(config, args?.service);
+    return { kind: 'step', step, args, service };
+  } catch (error) {
+    if (isAppError(error)) return { kind: 'usage', message: error.message, usage };
+    throw error;
+  }
+}
+
+export interface CommandDeps {
+  readonly config: Config;
+  readonly steps: readonly AnyStep[];
+  readonly renderer: Renderer;
+  readonly runStep: RunStep;
+  readonly log: Log;
+  readonly inFlight: InFlightTracker;
+  readonly newRef?: () => string;
+  /** Work after an ack starts when no other request waits for its ack. */
+  readonly ackGate: AckGate;
+  /** "@aegis" once auth.test answered: named in "invite me" hints. */
+  readonly botMention: () => string;
+}
+
+type Ephemeral = RespondArguments & { response_type: 'ephemeral' };
+function ephemeral(m: RenderedMessage): Ephemeral {
+  return { response_type: 'ephemeral', text: m.text, blocks: [...m.blocks] };
+}
+
+/**
+ * `/aegis`: answered at once (help and usage in the acknowledgement itself), a step acknowledged empty
+ * and then run in the background, tracked by the in-flight tracker, in the incident thread.
+ */
+export function registerAegisCommand(app: App, deps: CommandDeps): void {
+  app.command(AEGIS_COMMAND, async ({ command, ack, respond, client }) => {
+    const parsed = answerAtOnce(deps, command);
+    if (parsed.kind === 'answer') {
+      await ack(parsed.answer);
+      return;
+    }
+    await ack();
+    const abort = new AbortController();
+    // Acks of commands arriving together go out before this work starts (at most 100 ms later).
+    const job = deps.ackGate
+      .idle(100)
+      .then(() => runInThread(deps, { ...parsed, command, respond, client, signal: abort.signal }));
+    deps.inFlight.track(
+      job,
+      `${AEGIS_COMMAND} ${command.text.trim()} (user ${command.user_id}, channel ${command.channel_id})`,
+      abort,
+    );
+  });
+}
+
+interface Job {
+  readonly step: AnyStep;
+  readonly args: unknown;
+  readonly service: ServiceConfig;
+  readonly command: SlashCommand;
+  readonly respond: RespondFn;
+  readonly client: webApi.WebClient;
+  readonly signal: AbortSignal;
+}
+
+interface Root {
+  readonly channel: string;
+  readonly ts: string;
+  /** The root shows the final report: a later failure goes into the thread instead of replacing it. */
+  reported?: boolean;
+}
+
+/**
+ * Posts the root message of the incident thread at once, updates it as parts complete, then replaces it
+ * with the report and uploads the report's files into the thread. Never rejects: every failure goes
+ * through the one error path to the user (in the root, or ephemeral when there is no root yet).
+ */
+async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
+  const { renderer, log } = deps;
+  const { step, service, command, client } = job;
+  const context = logContext(command);
+  let root: Root | undefined;
+  let channel: string | undefined;
+  try {
+    channel = incidentChannel(command, deps.config);
+    const parts: PartUpdate[] = [];
+    const posted = await client.chat.postMessage({
+      channel,
+      ...message(renderer.renderProgress(step.name, service.name, parts)),
+      unfurl_links: false,
+      unfurl_media: false,
+    });
+    root = { channel: posted.channel ?? channel, ts: posted.ts as string };
+    const rootNow = root;
+    if (channel !== command.channel_id) {
+      await tellUser(job, log, {
+        response_type: 'ephemeral',
+        text: `Started in <#${channel}>: the report is in the thread there.`,
+      });
+    }
+    const updates = latestWins(
+      (m: RenderedMessage) => client.chat.update({ channel: rootNow.channel, ts: rootNow.ts, ...message(m) }),
+      (error) => log.warn({ ...context, err: error }, 'progress update of the root message failed'),
+    );
+    const progress = (update: PartUpdate) => {
+      const i = parts.findIndex((p) => p.name === update.name);
+      if (i >= 0) parts[i] = update;
+      else parts.push(update);
+      updates.push(renderer.renderProgress(step.name, service.name, [...parts]));
+    };
+    const result = await deps.runStep(step, job.args, {
+      service,
+      signal: job.signal,
+      progress,
+      actor: { userId: command.user_id, teamId: command.team_id, channelId: command.channel_id },
+    });
+    await updates.close();
+    const report = renderer.renderStepResult(result);
+    await client.chat.update({ channel: root.channel, ts: root.ts, ...message(report) });
+    root.reported = true;
+    if (report.files.length > 0) {
+      await client.filesUploadV2({
+        channel_id: root.channel,
+        thread_ts: root.ts,
+        file_uploads: report.files.map((f) => ({
+          file: Buffer.from(f.content),
+          filename: f.filename,
+          title: f.title,
+        })),
+      } as webApi.FilesUploadV2Arguments);
+    }
+    log.info({ ...context, channel: root.channel, ts: root.ts, severity: result.severity }, 'step reported');
+  } catch (error) {
+    try {
+      await reportFailure(deps, job, error, root, channel);
+    } catch (reportError) {
+      log.error({ ...context, err: reportError, cause: error }, 'could not report a failure to the user');
+    }
+  }
+}
+
+async function reportFailure(
+  deps: CommandDeps,
+  job: Job,
+  error: unknown,
+  root: Root | undefined,
+  channel: string | undefined,
+): Promise<void> {
+  const { renderer, log } = deps;
+  const context = logContext(job.command);
+  const platformError = slackPlatformError(error);
+  if (!root && channel && platformError && NOT_IN_CHANNEL_ERRORS.has(platformError)) {
+    log.warn({ ...context, channel, error: platformError }, 'cannot post in the channel');
+    const text =
+      platformError === 'not_in_channel'
+        ? `I am not in <#${channel}>, so I cannot post the report there. Invite me with \`/invite ${deps.botMention()}\` and run \`${AEGIS_COMMAND} ${job.command.text.trim()}\` again.`
+        : `I cannot see <#${channel}> (it is private, or it does not exist). Invite me with \`/invite ${deps.botMention()}\` in that channel and run \`${AEGIS_COMMAND} ${job.command.text.trim()}\` again.`;
+    // Plain mrkdwn text, not renderError: the channel link must stay a link.
+    await tellUser(job, log, { response_type: 'ephemeral', text: `:x: ${text}` });
+    return;
+  }
+  const { message: text, ref } = job.signal.aborted
+    ? {
+        message: `${AEGIS_COMMAND} ${job.step.name} was interrupted because the bot is restarting: run it again.`,
+        ref: undefined,
+      }
+    : toUserFacing(error, log, context, deps.newRef);
+  const rendered = renderer.renderError(text, ref);
+  if (root) {
+    try {
+      if (root.reported) {
+        await job.client.chat.postMessage({
+          channel: root.channel,
+          thread_ts: root.ts,
+          ...message(rendered),
+        });
+      } else {
+        await job.client.chat.update({ channel: root.channel, ts: root.ts, ...message(rendered) });
+      }
+      return;
+    } catch (postError) {
+      log.warn({ ...context, err: postError }, 'could not put the error into the incident thread');
+    }
+  }
+  await tellUser(job, log, ephemeral(rendered));
+}
+
+type StepCommand = Extract<ParsedCommand, { kind: 'step' }>;
+
+/** Help, usage and errors are answered in the acknowledgement itself; a step goes on after it. */
+function answerAtOnce(
+  deps: CommandDeps,
+  command: SlashCommand,
+): StepCommand | { kind: 'answer'; answer: Ephemeral } {
+  try {
+    const parsed = parseAegisCommand(command.text ?? '', deps.steps, deps.config);
+    if (parsed.kind === 'help') {
+      return { kind: 'answer', answer: ephemeral(deps.renderer.renderHelp(parsed.steps, parsed.builtins)) };
+    }
+    if (parsed.kind === 'usage') {
+      return { kind: 'answer', answer: ephemeral(deps.renderer.renderUsage(parsed.message, parsed.usage)) };
+    }
+    return parsed;
+  } catch (error) {
+    return { kind: 'answer', answer: errorAnswer(deps, error, logContext(command)) };
+  }
+}
+
+/** The one error path for the acknowledgement itself; plain text if even the renderer fails. */
+function errorAnswer(deps: CommandDeps, error: unknown, context: Record<string, unknown>): Ephemeral {
+  const { message: text, ref } = toUserFacing(error, deps.log, context, deps.newRef);
+  try {
+    return ephemeral(deps.renderer.renderError(text, ref));
+  } catch (renderError) {
+    deps.log.error({ ...context, err: renderError }, 'the renderer failed to render an error');
+    return { response_type: 'ephemeral', text };
+  }
+}
+
+/** An ephemeral answer through the command's response_url; a failure here can only be logged. */
+async function tellUser(job: Job, log: Log, m: Ephemeral): Promise<void> {
+  try {
+    await job.respond(m);
+  } catch (error) {
+    log.warn({ ...logContext(job.command), err: error }, 'could not answer through response_url');
+  }
+}
+
+function incidentChannel(command: SlashCommand, config: Config): string {
+  const name = command.channel_name ?? '';
+  const direct = command.channel_id.startsWith('D') || name === 'directmessage' || name.startsWith('mpdm-');
+  if (!direct) return command.channel_id;
+  if (config.slack.incident_channel) return config.slack.incident_channel;
+  throw new AppError(
+    'usage',
+    `Type ${AEGIS_COMMAND} in a channel: no incident channel is configured (slack.incident_channel) for commands typed in direct messages.`,
+  );
+}
+
+function message(m: RenderedMessage): { text: string; blocks: SlackBlock[] } {
+  return { text: m.text, blocks: [...m.blocks] };
+}
+
+function logContext(command: SlashCommand): Record<string, unknown> {
+  return {
+    command: `${command.command} ${command.text ?? ''}`.trim(),
+    user: command.user_id,
+    team: command.team_id,
+    channel: command.channel_id,
+  };
+}
+
+/**
+ * Serializes updates of one message, keeping only the newest pending one: progress never races the
+ * final report, and a burst of progress costs at most one call in flight plus one waiting.
+ */
+function latestWins<M>(
+  send: (m: M) => Promise<unknown>,
+  onError: (error: unknown) => void,
+): { push(m: M): void; close(): Promise<void> } {
+  let pending: { m: M } | undefined;
+  let running: Promise<void> | undefined;
+  let closed = false;
+  const pump = async () => {
+    while (pending) {
+      const { m } = pending;
+      pending = undefined;
+      try {
+        await send(m);
+      } catch (error) {
+        onError(error);
+      }
+    }
+    running = undefined;
+  };
+  return {
+    push(m) {
+      if (closed) return;
+      pending = { m };
+      running ??= pump();
+    },
+    async close() {
+      closed = true;
+      pending = undefined;
+      await running;
+    },
+  };
+}
