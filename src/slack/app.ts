@@ -3,7 +3,7 @@ import type { Config, Secrets } from '../config/load.ts';
 import { AppError } from '../domain/errors.ts';
 import { STEPS } from '../runbook/registry.ts';
 import { createAckGate } from './ack-gate.ts';
-import { type AnyStep, type RunStep, registerAegisCommand } from './command.ts';
+import { type AnyStep, type RunStep, registerAegisCommand, registerStepButtons } from './command.ts';
 import { createInFlightTracker, type InFlightTracker, type InFlightWork } from './in-flight.ts';
 import { boltLogger, type Log, silentLog } from './logger.ts';
 import {
@@ -133,7 +133,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     log.error({ err: error }, 'unhandled error in a Slack listener');
   });
 
-  registerAegisCommand(app, {
+  const commandDeps = {
     config,
     steps: opts.steps ?? STEPS,
     renderer: opts.renderer,
@@ -143,7 +143,9 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     ackGate,
     ...(opts.newRef ? { newRef: opts.newRef } : {}),
     botMention: () => `@${botName ?? 'aegis'}`,
-  });
+  };
+  registerAegisCommand(app, commandDeps);
+  registerStepButtons(app, commandDeps);
 
   let routeServer: { address: ListenAddress; stop(): Promise<void> } | undefined;
   const learnIdentity = () =>

@@ -1,4 +1,13 @@
-import type { App, RespondArguments, RespondFn, SlashCommand, webApi } from '@slack/bolt';
+import type {
+  App,
+  BlockAction,
+  ButtonAction,
+  RespondArguments,
+  RespondFn,
+  SlashCommand,
+  webApi,
+} from '@slack/bolt';
+import { z } from 'zod';
 import type { Config } from '../config/load.ts';
 import { findService } from '../config/load.ts';
 import type { ServiceConfig } from '../config/schema.ts';
@@ -9,6 +18,7 @@ import type { AckGate } from './ack-gate.ts';
 import { NOT_IN_CHANNEL_ERRORS, slackPlatformError, toUserFacing } from './errors.ts';
 import type { InFlightTracker } from './in-flight.ts';
 import type { Log } from './logger.ts';
+import { STEP_ACTION_ID } from './render/buttons.ts';
 import type { HelpEntry, RenderedMessage, Renderer, SlackBlock } from './renderer.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see runbook/registry.ts)
@@ -124,23 +134,113 @@ export function registerAegisCommand(app: App, deps: CommandDeps): void {
     await ack();
     const abort = new AbortController();
     // Acks of commands arriving together go out before this work starts (at most 100 ms later).
+    const origin: Origin = {
+      text: command.text ?? '',
+      userId: command.user_id,
+      teamId: command.team_id,
+      channelId: command.channel_id,
+      channelName: command.channel_name,
+      respond,
+    };
     const job = deps.ackGate
       .idle(100)
-      .then(() => runInThread(deps, { ...parsed, command, respond, client, signal: abort.signal }));
+      .then(() => runInThread(deps, { ...parsed, origin, client, signal: abort.signal }));
     deps.inFlight.track(
       job,
-      `${AEGIS_COMMAND} ${command.text.trim()} (user ${command.user_id}, channel ${command.channel_id})`,
+      `${AEGIS_COMMAND} ${origin.text.trim()} (user ${origin.userId}, channel ${origin.channelId})`,
       abort,
     );
   });
+}
+
+/** The value a next-step button carries (slack/render/buttons.ts): untrusted until parsed again. */
+const stepButtonValue = z.object({
+  step: z.string().max(40),
+  args: z.array(z.string().max(200)).max(20),
+  service: z.string().max(253),
+});
+
+/**
+ * Next-step buttons ("CPU profile of aegis-api-…"): the click runs that read-only step in the thread of
+ * the message that showed the button. The value is parsed and the arguments validated again by the
+ * step's own parser: the click, not the message, is what is trusted.
+ */
+export function registerStepButtons(app: App, deps: CommandDeps): void {
+  app.action<BlockAction<ButtonAction>>(STEP_ACTION_ID, async ({ ack, body, action, respond, client }) => {
+    await ack();
+    const channelId = body.channel?.id ?? body.container?.channel_id;
+    const messageTs = body.message?.thread_ts ?? body.message?.ts ?? body.container?.message_ts;
+    const context = { action: action.action_id, user: body.user.id, channel: channelId };
+    let parsed: StepCommand;
+    try {
+      if (!channelId || !messageTs)
+        throw new AppError('usage', 'this button only works on a message in a channel');
+      const value = stepButtonValue.safeParse(safeJson(action.value));
+      if (!value.success)
+        throw new AppError('usage', 'this button carries no valid step: run the command instead');
+      const { step: name, args, service } = value.data;
+      const step = deps.steps.find((s) => s.name === name);
+      if (!step) throw new AppError('usage', `"${name}" is not a runbook step this bot knows`);
+      const stepArgs = step.parse(args, { config: deps.config });
+      parsed = {
+        kind: 'step',
+        step,
+        args: stepArgs,
+        service: findService(deps.config, stepArgs?.service ?? service),
+      };
+    } catch (error) {
+      const answer = errorAnswer(deps, error, context);
+      await respond({ ...answer, replace_original: false }).catch((e: unknown) =>
+        deps.log.warn({ ...context, err: e }, 'could not answer a step button'),
+      );
+      return;
+    }
+    const origin: Origin = {
+      text: `${parsed.step.name} (button)`,
+      userId: body.user.id,
+      teamId: body.team?.id,
+      channelId: channelId as string,
+      respond: (m) => respond({ ...(typeof m === 'string' ? { text: m } : m), replace_original: false }),
+      thread: { channel: channelId as string, ts: messageTs as string },
+    };
+    const abort = new AbortController();
+    const job = deps.ackGate
+      .idle(100)
+      .then(() => runInThread(deps, { ...parsed, origin, client, signal: abort.signal }));
+    deps.inFlight.track(
+      job,
+      `button ${origin.text} (user ${origin.userId}, channel ${origin.channelId})`,
+      abort,
+    );
+  });
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a step run came from: a typed command, or a next-step button in an incident thread. */
+interface Origin {
+  /** The subcommand and its arguments as typed (or as the button would have them typed). */
+  readonly text: string;
+  readonly userId: string;
+  readonly teamId?: string;
+  readonly channelId: string;
+  readonly channelName?: string;
+  readonly respond: RespondFn;
+  /** Set for a button: the run's messages go into this thread instead of starting a new one. */
+  readonly thread?: { readonly channel: string; readonly ts: string };
 }
 
 interface Job {
   readonly step: AnyStep;
   readonly args: unknown;
   readonly service: ServiceConfig;
-  readonly command: SlashCommand;
-  readonly respond: RespondFn;
+  readonly origin: Origin;
   readonly client: webApi.WebClient;
   readonly signal: AbortSignal;
 }
@@ -148,6 +248,8 @@ interface Job {
 interface Root {
   readonly channel: string;
   readonly ts: string;
+  /** Set when the run's message is itself a reply in an incident thread. */
+  readonly threadTs?: string | undefined;
   /** The root shows the final report: a later failure goes into the thread instead of replacing it. */
   reported?: boolean;
 }
@@ -159,22 +261,23 @@ interface Root {
  */
 async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
   const { renderer, log } = deps;
-  const { step, service, command, client } = job;
-  const context = logContext(command);
+  const { step, service, origin, client } = job;
+  const context = logContext(origin);
   let root: Root | undefined;
   let channel: string | undefined;
   try {
-    channel = incidentChannel(command, deps.config);
+    channel = origin.thread?.channel ?? incidentChannel(origin, deps.config);
     const parts: PartUpdate[] = [];
     const posted = await client.chat.postMessage({
       channel,
+      ...(origin.thread ? { thread_ts: origin.thread.ts } : {}),
       ...message(renderer.renderProgress(step.name, service.name, parts)),
       unfurl_links: false,
       unfurl_media: false,
     });
-    root = { channel: posted.channel ?? channel, ts: posted.ts as string };
+    root = { channel: posted.channel ?? channel, ts: posted.ts as string, threadTs: origin.thread?.ts };
     const rootNow = root;
-    if (channel !== command.channel_id) {
+    if (channel !== origin.channelId) {
       await tellUser(job, log, {
         response_type: 'ephemeral',
         text: `Started in <#${channel}>: the report is in the thread there.`,
@@ -194,7 +297,7 @@ async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
       service,
       signal: job.signal,
       progress,
-      actor: { userId: command.user_id, teamId: command.team_id, channelId: command.channel_id },
+      actor: { userId: origin.userId, teamId: origin.teamId, channelId: origin.channelId },
     });
     await updates.close();
     const report = renderer.renderStepResult(result);
@@ -203,7 +306,7 @@ async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
     if (report.files.length > 0) {
       await client.filesUploadV2({
         channel_id: root.channel,
-        thread_ts: root.ts,
+        thread_ts: root.threadTs ?? root.ts,
         file_uploads: report.files.map((f) => ({
           file: Buffer.from(f.content),
           filename: f.filename,
@@ -229,14 +332,14 @@ async function reportFailure(
   channel: string | undefined,
 ): Promise<void> {
   const { renderer, log } = deps;
-  const context = logContext(job.command);
+  const context = logContext(job.origin);
   const platformError = slackPlatformError(error);
   if (!root && channel && platformError && NOT_IN_CHANNEL_ERRORS.has(platformError)) {
     log.warn({ ...context, channel, error: platformError }, 'cannot post in the channel');
     const text =
       platformError === 'not_in_channel'
-        ? `I am not in <#${channel}>, so I cannot post the report there. Invite me with \`/invite ${deps.botMention()}\` and run \`${AEGIS_COMMAND} ${job.command.text.trim()}\` again.`
-        : `I cannot see <#${channel}> (it is private, or it does not exist). Invite me with \`/invite ${deps.botMention()}\` in that channel and run \`${AEGIS_COMMAND} ${job.command.text.trim()}\` again.`;
+        ? `I am not in <#${channel}>, so I cannot post the report there. Invite me with \`/invite ${deps.botMention()}\` and run \`${AEGIS_COMMAND} ${job.origin.text.trim()}\` again.`
+        : `I cannot see <#${channel}> (it is private, or it does not exist). Invite me with \`/invite ${deps.botMention()}\` in that channel and run \`${AEGIS_COMMAND} ${job.origin.text.trim()}\` again.`;
     // Plain mrkdwn text, not renderError: the channel link must stay a link.
     await tellUser(job, log, { response_type: 'ephemeral', text: `:x: ${text}` });
     return;
@@ -253,7 +356,7 @@ async function reportFailure(
       if (root.reported) {
         await job.client.chat.postMessage({
           channel: root.channel,
-          thread_ts: root.ts,
+          thread_ts: root.threadTs ?? root.ts,
           ...message(rendered),
         });
       } else {
@@ -284,7 +387,14 @@ function answerAtOnce(
     }
     return parsed;
   } catch (error) {
-    return { kind: 'answer', answer: errorAnswer(deps, error, logContext(command)) };
+    return {
+      kind: 'answer',
+      answer: errorAnswer(deps, error, {
+        command: `${AEGIS_COMMAND} ${command.text ?? ''}`.trim(),
+        user: command.user_id,
+        channel: command.channel_id,
+      }),
+    };
   }
 }
 
@@ -302,16 +412,16 @@ function errorAnswer(deps: CommandDeps, error: unknown, context: Record<string, 
 /** An ephemeral answer through the command's response_url; a failure here can only be logged. */
 async function tellUser(job: Job, log: Log, m: Ephemeral): Promise<void> {
   try {
-    await job.respond(m);
+    await job.origin.respond(m);
   } catch (error) {
-    log.warn({ ...logContext(job.command), err: error }, 'could not answer through response_url');
+    log.warn({ ...logContext(job.origin), err: error }, 'could not answer through response_url');
   }
 }
 
-function incidentChannel(command: SlashCommand, config: Config): string {
-  const name = command.channel_name ?? '';
-  const direct = command.channel_id.startsWith('D') || name === 'directmessage' || name.startsWith('mpdm-');
-  if (!direct) return command.channel_id;
+function incidentChannel(origin: Origin, config: Config): string {
+  const name = origin.channelName ?? '';
+  const direct = origin.channelId.startsWith('D') || name === 'directmessage' || name.startsWith('mpdm-');
+  if (!direct) return origin.channelId;
   if (config.slack.incident_channel) return config.slack.incident_channel;
   throw new AppError(
     'usage',
@@ -323,12 +433,12 @@ function message(m: RenderedMessage): { text: string; blocks: SlackBlock[] } {
   return { text: m.text, blocks: [...m.blocks] };
 }
 
-function logContext(command: SlashCommand): Record<string, unknown> {
+function logContext(origin: Origin): Record<string, unknown> {
   return {
-    command: `${command.command} ${command.text ?? ''}`.trim(),
-    user: command.user_id,
-    team: command.team_id,
-    channel: command.channel_id,
+    command: `${AEGIS_COMMAND} ${origin.text}`.trim(),
+    user: origin.userId,
+    team: origin.teamId,
+    channel: origin.channelId,
   };
 }
 
