@@ -38,7 +38,8 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Reads, validates and resolves the configuration; throws ConfigError naming every bad key. */
-export function loadConfig(path: string = configPath(), env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const path = file ?? configPath(env);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -58,8 +59,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   try {
     raw = parseYaml(text);
   } catch (e) {
-    const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
-    throw new ConfigError(file, [`not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`]);
+    const pos = e instanceof YAMLParseError && e.linePos ? e.linePos[0] : undefined;
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+    const what = ((e as Error).message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(file, [`not valid YAML${where}: ${what}`]);
+  }
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError(file, [
+      `(top level): expected a mapping of settings (see aegis.example.yml), got ${describeValue(raw)}`,
+    ]);
   }
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error.issues, raw));
@@ -69,11 +77,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 function resolve(c: ParsedConfig, file: string, env: NodeJS.ProcessEnv): Config {
   const baselines = { ...RUNBOOK_BASELINES };
   for (const [metric, b] of Object.entries(c.thresholds)) {
-    if (b)
-      baselines[metric as keyof BaselineTable] = {
-        ...RUNBOOK_BASELINES[metric as keyof BaselineTable],
-        ...b,
-      };
+    if (!b) continue;
+    const overrides = Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined));
+    baselines[metric as keyof BaselineTable] = {
+      ...RUNBOOK_BASELINES[metric as keyof BaselineTable],
+      ...overrides,
+    };
   }
   const databaseUrls: Record<string, string> = {};
   for (const s of c.services) {
@@ -139,19 +148,73 @@ function sameDatabase(a: string, b: string): boolean {
 /** One line per problem: the key's path, what was expected, and what was found. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): string[] {
   return issues.map((issue) => {
-    const path = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
+    const path = issue.path.length ? formatPath(issue.path) : '(top level)';
     const found = valueAt(raw, issue.path);
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      return `${path === '(top level)' ? '' : `${path}: `}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    const got = found === undefined ? '' : `, got ${describeValue(found)}`;
+    switch (issue.code) {
+      case 'unrecognized_keys': {
+        const known = knownKeysAt(configSchema, issue.path, raw);
+        return `${path}: ${issue.keys.map((k) => `unknown key "${k}"${suggest(k, known)}`).join('; ')}`;
+      }
+      case 'invalid_type':
+        return found === undefined
+          ? `${path}: required (expected ${typeName(issue.expected)})`
+          : `${path}: expected ${typeName(issue.expected)}${got}`;
+      case 'invalid_value':
+        return `${path}: expected ${oneOf(issue.values)}${got}`;
+      case 'invalid_union':
+        if ('options' in issue && Array.isArray(issue.options) && issue.options.length) {
+          return found === undefined
+            ? `${path}: required (expected ${oneOf(issue.options)})`
+            : `${path}: expected ${oneOf(issue.options)}${got}`;
+        }
+        return `${path}: expected ${issue.message.replace(/^Invalid (input: )?/, '')}${got}`;
+      case 'too_small':
+      case 'too_big':
+        return `${path}: ${withExpected(issue.message.replace(/^Too (small|big): /, ''))}${got}`;
+      case 'custom':
+        // messages written in schema.ts already say what was expected and what was found
+        return `${path}: ${issue.message}${/, (got|found) /.test(issue.message) ? '' : got}`;
+      default:
+        return `${path}: ${withExpected(issue.message.replace(/^Invalid (input: )?/, ''))}${got}`;
     }
-    if (issue.code === 'invalid_type' && found === undefined)
-      message = `required: expected ${issue.expected}`;
-    else if (message.startsWith('Invalid') || issue.code === 'invalid_format')
-      message = `expected ${message.replace(/^Invalid (input: )?/, '')}`;
-    const shown = found === undefined || typeof found === 'object' ? '' : `, got ${JSON.stringify(found)}`;
-    return `${path}: ${message}${shown}`;
   });
+}
+
+/** services.0.prometheus.url -> services[0].prometheus.url, as a YAML reader would point at it. */
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`))
+    .join('');
+}
+
+function withExpected(message: string): string {
+  return /^(expected|required)\b/.test(message) ? message : `expected ${message}`;
+}
+
+function typeName(expected: string): string {
+  const names: Record<string, string> = {
+    object: 'a mapping (key: value)',
+    array: 'a list',
+    string: 'a string',
+    number: 'a number',
+    boolean: 'true or false',
+  };
+  return names[expected] ?? expected;
+}
+
+function oneOf(values: readonly unknown[]): string {
+  return values.length === 1
+    ? JSON.stringify(values[0])
+    : `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
+}
+
+function describeValue(v: unknown): string {
+  if (Array.isArray(v)) return v.length ? `a list of ${v.length}` : 'an empty list';
+  if (v === null) return 'nothing (null)';
+  if (typeof v === 'object') return 'a mapping';
+  const text = JSON.stringify(v);
+  return text.length > 80 ? `${text.slice(0, 77)}..."` : text;
 }
 
 function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
@@ -161,6 +224,81 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
     v = (v as Record<PropertyKey, unknown>)[k];
   }
   return v;
+}
+
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  element?: { _zod: { def: SchemaDef } };
+  innerType?: { _zod: { def: SchemaDef } };
+  in?: { _zod: { def: SchemaDef } };
+  options?: { _zod: { def: SchemaDef } }[];
+  keyType?: { _zod: { def: SchemaDef } };
+  valueType?: { _zod: { def: SchemaDef } };
+  entries?: Record<string, unknown>;
+}
+
+/** The keys the schema allows at `path`, for "did you mean" hints. Best effort: [] when unknown. */
+function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[], raw: unknown): string[] {
+  let defs: SchemaDef[] = [(schema as unknown as { _zod: { def: SchemaDef } })._zod.def];
+  const unwrap = (d: SchemaDef): SchemaDef[] => {
+    const inner = d.innerType ?? d.in;
+    if (inner) return unwrap(inner._zod.def);
+    if (d.type === 'union' && d.options) return d.options.flatMap((o) => unwrap(o._zod.def));
+    return [d];
+  };
+  for (let i = 0; i <= path.length; i++) {
+    defs = defs.flatMap(unwrap);
+    if (i === path.length) break;
+    const key = path[i];
+    defs = defs.flatMap((d) => {
+      if (d.type === 'object' && d.shape && typeof key === 'string' && d.shape[key])
+        return [d.shape[key]._zod.def];
+      if (d.type === 'array' && d.element) return [d.element._zod.def];
+      if (d.type === 'record' && d.valueType) return [d.valueType._zod.def];
+      return [];
+    });
+  }
+  const here = valueAt(raw, path);
+  const keys = new Set<string>();
+  for (const d of defs) {
+    if (d.type === 'object' && d.shape) {
+      // of a discriminated union, only the branch whose discriminator matches what was written
+      const mode = d.shape.mode?._zod.def;
+      const literal = mode && (mode as { values?: unknown[] }).values;
+      const written = here && typeof here === 'object' ? (here as Record<string, unknown>).mode : undefined;
+      if (literal && written !== undefined && !literal.includes(written)) continue;
+      for (const k of Object.keys(d.shape)) keys.add(k);
+    }
+    if (d.type === 'record' && d.keyType) {
+      for (const kd of unwrap(d.keyType._zod.def))
+        if (kd.type === 'enum' && kd.entries) for (const k of Object.keys(kd.entries)) keys.add(k);
+    }
+  }
+  return [...keys];
+}
+
+function suggest(key: string, known: readonly string[]): string {
+  if (!known.length) return '';
+  const scored = known
+    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
+    .sort((a, b) => a.d - b.d);
+  const best = scored[0];
+  if (best && best.d <= Math.max(2, Math.floor(key.length / 3))) return ` (did you mean "${best.k}"?)`;
+  return ` (expected one of: ${known.join(', ')})`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+    }
+    prev = row;
+  }
+  return prev[b.length] as number;
 }
 
 export function defaultService(config: Config): ServiceConfig {

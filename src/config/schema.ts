@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { RUNBOOK_ESCALATION_RULES } from '../domain/escalation.ts';
-import { BASELINE_METRICS } from '../domain/thresholds.ts';
+import { BASELINE_METRICS, type BaselineMetric, RUNBOOK_BASELINES } from '../domain/thresholds.ts';
 
 /** "5m", "30s": kept as milliseconds after parsing. */
 const duration = z
@@ -26,7 +26,7 @@ export function parseMemoryQuantity(text: string): number | undefined {
 }
 const memory = z
   .string()
-  .refine((s) => parseMemoryQuantity(s) !== undefined, 'a memory quantity such as 512Mi or 4Gi')
+  .refine((s) => parseMemoryQuantity(s) !== undefined, 'expected a memory quantity such as 512Mi or 4Gi')
   .transform((s) => ({ text: s, bytes: parseMemoryQuantity(s) as number }));
 
 /** A Kubernetes name (RFC 1123 label / subdomain): also what keeps it safe inside PromQL and URLs. */
@@ -106,14 +106,29 @@ const serviceSchema = z.strictObject({
   database: databaseSchema.optional(),
 });
 
-const baselineSchema = z
-  .strictObject({ normal: z.number(), warning: z.number(), critical: z.number() })
-  .refine((b) => b.normal <= b.warning && b.warning <= b.critical, 'normal <= warning <= critical');
+/**
+ * Any bound may be overridden alone; the others keep the runbook's value. The order is checked on the
+ * merged row, so `critical: 300` for P99 (normal 200, warning 500) is refused with all three values shown.
+ */
+const bound = z.number().nonnegative();
+function baselineSchema(metric: BaselineMetric) {
+  return z
+    .strictObject({ normal: bound.optional(), warning: bound.optional(), critical: bound.optional() })
+    .superRefine((b, ctx) => {
+      const runbook = RUNBOOK_BASELINES[metric];
+      const merged = { ...runbook, ...b };
+      if (merged.normal <= merged.warning && merged.warning <= merged.critical) return;
+      const shown = (['normal', 'warning', 'critical'] as const)
+        .map((k) => `${k} ${merged[k]}${b[k] === undefined ? ' (runbook default)' : ''}`)
+        .join(', ');
+      ctx.addIssue({ code: 'custom', message: `expected normal <= warning <= critical, got ${shown}` });
+    });
+}
 
 const thresholdsSchema = z.strictObject(
-  Object.fromEntries(BASELINE_METRICS.map((m) => [m, baselineSchema.optional()])) as Record<
-    (typeof BASELINE_METRICS)[number],
-    z.ZodOptional<typeof baselineSchema>
+  Object.fromEntries(BASELINE_METRICS.map((m) => [m, baselineSchema(m).optional()])) as Record<
+    BaselineMetric,
+    z.ZodOptional<ReturnType<typeof baselineSchema>>
   >,
 );
 
@@ -159,7 +174,7 @@ export const configSchema = z
         api_url: httpUrl.optional(),
       })
       .prefault({}),
-    services: z.array(serviceSchema).min(1, 'at least one service'),
+    services: z.array(serviceSchema).min(1, 'expected at least one service'),
     store: z.strictObject({ database_url_env: envName.optional() }).prefault({}),
     grafana: z.strictObject({ url: httpUrl, dashboard_uid: z.string().optional() }).optional(),
     redis: z.strictObject({ url_env: envName }).optional(),
@@ -180,7 +195,13 @@ export const configSchema = z
         temporary_change_reminder: duration.default(2 * 3_600_000),
       })
       .prefault({})
-      .refine((a) => a.min_replicas <= a.max_replicas, 'min_replicas must not exceed max_replicas'),
+      .superRefine((a, ctx) => {
+        if (a.min_replicas > a.max_replicas)
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected min_replicas <= max_replicas, got ${a.min_replicas} > ${a.max_replicas}`,
+          });
+      }),
     thresholds: thresholdsSchema.prefault({}),
     escalation: z.array(escalationRuleSchema).default(
       RUNBOOK_ESCALATION_RULES.map((r) => ({
@@ -204,11 +225,14 @@ export const configSchema = z
   })
   .superRefine((c, ctx) => {
     const defaults = c.services.filter((s) => s.default);
-    if (c.services.length > 1 && defaults.length !== 1) {
+    if (defaults.length > 1 || (c.services.length > 1 && defaults.length === 0)) {
+      const found = defaults.length
+        ? `${defaults.length} (${defaults.map((s) => s.name).join(', ')})`
+        : 'none';
       ctx.addIssue({
         code: 'custom',
         path: ['services'],
-        message: 'exactly one service must have default: true',
+        message: `expected exactly one service with default: true, found ${found}`,
       });
     }
     const names = new Set<string>();
@@ -228,7 +252,7 @@ export const configSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['store', 'database_url_env'],
-          message: `the store must not use the database being diagnosed (service "${s.name}" uses ${c.store.database_url_env})`,
+          message: `expected a database of the store's own, got ${c.store.database_url_env}, the database service "${s.name}" diagnoses`,
         });
       }
     });
