@@ -11,7 +11,6 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.exit(1);
 }
 
-const source = new URL('../src/cli/main.ts', import.meta.url);
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
-const cli = await import(existsSync(source) ? source.href : compiled.href);
-await cli.runCli(process.argv.slice(2));
+const source = new URL('../src/cli.ts', import.meta.url);
+const compiled = new URL('../dist/cli.js', import.meta.url);
+await import(existsSync(source) ? source.href : compiled.href);

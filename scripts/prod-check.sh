@@ -7,7 +7,7 @@
 #   4. start dist/main.js with the project's Node 22 and a minimal configuration with no Slack tokens,
 #      on a free loopback port; GET /healthz must answer 200
 #   5. SIGTERM: the process must exit 0 within 15 s (graceful shutdown)
-#   6. dist/cli/main.js help must run from the same install
+#   6. dist/cli.js help must run from the same install
 # Usage: bash scripts/prod-check.sh        (AEGIS_DIST=/path/to/dist to skip the build)
 set -euo pipefail
 
@@ -39,7 +39,7 @@ else
   (cd "$ROOT" && npm run build --silent)
   DIST="$ROOT/dist"
 fi
-for f in main.js cli/main.js; do
+for f in main.js cli.js; do
   [[ -f "$DIST/$f" ]] || fail "$DIST/$f is missing (is src/${f%.js}.ts there, and does npm run build emit it?)"
 done
 
@@ -116,7 +116,7 @@ if [[ -z "$code" ]]; then
 fi
 [[ "$code" == "0" ]] || { cat "$WORK/main.log" >&2; fail "dist/main.js exited $code after SIGTERM, expected 0"; }
 
-say "dist/cli/main.js help"
-(cd "$WORK" && "$NODE" dist/cli/main.js help >/dev/null) || fail "dist/cli/main.js help failed"
+say "dist/cli.js help"
+(cd "$WORK" && "$NODE" dist/cli.js help >/dev/null) || fail "dist/cli.js help failed"
 
-say "ok: production install runs dist/main.js and dist/cli/main.js, /healthz answers 200, SIGTERM exits 0"
+say "ok: production install runs dist/main.js and dist/cli.js, /healthz answers 200, SIGTERM exits 0"

@@ -1,7 +1,5 @@
-import { realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Config, ConfigError, configPath, findService, loadConfig } from '../config/load.ts';
 import { AppError, isAppError } from '../domain/errors.ts';
 import type { StepResult } from '../domain/finding.ts';
@@ -452,18 +450,3 @@ export async function runCli(
   // a client that kept a socket open must not keep the command alive
   setTimeout(() => process.exit(code), 2000).unref();
 }
-
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-// Run directly (`npm run aegis`, `node dist/cli/main.js`). bin/aegis.js calls runCli itself.
-// The composition root provides the real sources: until it exports a BuildRuntime, the CLI runs with
-// emptyRuntime (doctor checks the configuration only).
-if (isEntryPoint()) await runCli();

@@ -1,10 +1,7 @@
-import type { ServiceConfig } from '../config/schema.ts';
-
 /**
- * The outside systems a step can reach, as interfaces. Each member is a factory per service
- * (each service has its own Prometheus, pprof endpoint, database), built in main.ts from src/sources/*.
- * A member is added here by the issue that introduces the source; steps declare which they use.
+ * The outside systems a step can reach, as interfaces. Each step declares the members it uses in its
+ * own file (LatencySources, DbSources, ProfilingSources: factories per service, since each service has
+ * its own Prometheus, pprof endpoint and database); compose.ts builds one object that satisfies them all
+ * from src/sources/*. Tests hand a step fakes of just its own interface.
  */
-export interface Sources {
-  readonly [name: string]: ((service: ServiceConfig) => unknown) | undefined;
-}
+export type Sources = object;

@@ -48,7 +48,7 @@ describe('the aegis process', () => {
         '',
       ].join('\n'),
     );
-    const r = await spawnNode(['src/cli/main.ts', 'doctor'], { AEGIS_CONFIG: bad });
+    const r = await spawnNode(['src/cli.ts', 'doctor'], { AEGIS_CONFIG: bad });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(
       [
@@ -65,7 +65,7 @@ describe('the aegis process', () => {
   it('when run is started with a file that is not YAML, it exits 1 with the line of the problem', async () => {
     const bad = join(dir, 'not-yaml.yml');
     writeFileSync(bad, 'services:\n  - name: [unclosed\n');
-    const r = await spawnNode(['src/cli/main.ts', 'run', 'latency'], { AEGIS_CONFIG: bad });
+    const r = await spawnNode(['src/cli.ts', 'run', 'latency'], { AEGIS_CONFIG: bad });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /^aegis: invalid configuration in .*not-yaml\.yml:\n {2}- not valid YAML at line 3, column 1: Flow sequence in block collection must be sufficiently indented and end with a \]\n$/,

@@ -1,0 +1,196 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from './config/load.ts';
+import type { ServiceConfig } from './config/schema.ts';
+import { AppError } from './domain/errors.ts';
+import type { Checkable, CheckResult } from './domain/ports.ts';
+import type { Logger } from './ops/logger.ts';
+import type { ProfilingSources } from './runbook/cpu.ts';
+import type { DbSources, PodLogReader } from './runbook/db.ts';
+import type { LatencySources } from './runbook/latency.ts';
+import type { StepContext, StepDefinition } from './runbook/step.ts';
+import { KubernetesSource, loadKubeConfig } from './sources/kubernetes.ts';
+import { DatabaseSource } from './sources/postgres.ts';
+import { PprofSource } from './sources/pprof.ts';
+import { PrometheusSource } from './sources/prometheus.ts';
+
+/**
+ * The composition root's half that builds concrete sources from configuration: the only module
+ * (with main.ts and cli.ts) that knows which class stands behind each interface the steps use.
+ */
+export type AllSources = LatencySources & DbSources & ProfilingSources;
+
+export interface Runtime {
+  readonly sources: AllSources;
+  /** Every configured source's health check, for `aegis doctor` and the console. */
+  readonly checks: readonly Checkable[];
+  close(): Promise<void>;
+}
+
+/** Lines a pod log reader looks at: the last 10 minutes, at most 2000 lines or 1 MiB per pod. */
+const LOG_WINDOW = { sinceSeconds: 600, tailLines: 2000, limitBytes: 2 ** 20 };
+
+export async function buildRuntime(config: Config, deps: { readonly logger: Logger }): Promise<Runtime> {
+  const perService = <T>(make: (s: ServiceConfig) => T | undefined) => {
+    const cache = new Map<string, T | undefined>();
+    return (s: ServiceConfig): T | undefined => {
+      if (!cache.has(s.name)) cache.set(s.name, make(s));
+      return cache.get(s.name);
+    };
+  };
+
+  const kube = kubernetesSource(config, deps.logger);
+  const prometheus = perService((s) =>
+    s.prometheus
+      ? new PrometheusSource({ url: s.prometheus.url, timeoutMs: s.prometheus.timeout, service: s.name })
+      : undefined,
+  );
+  const databases: DatabaseSource[] = [];
+  const database = perService((s) => {
+    if (!s.database) return undefined;
+    const url = config.secrets.databaseUrls[s.database.url_env];
+    if (!url) return undefined;
+    const source = new DatabaseSource({
+      url,
+      service: s.name,
+      connectTimeoutMs: s.database.connect_timeout,
+      statementTimeoutMs: s.database.statement_timeout,
+    });
+    databases.push(source);
+    return source;
+  });
+  const pprof = perService((s) =>
+    s.pprof
+      ? new PprofSource(s, {
+          ...(kube
+            ? { podProxyBase: (ns: string, pod: string, port: number) => kube.podProxyBase(ns, pod, port) }
+            : {}),
+          ...(kube
+            ? { busiestPod: (svc: ServiceConfig, signal?: AbortSignal) => busiestPod(kube, svc, signal) }
+            : {}),
+        })
+      : undefined,
+  );
+  const podLogs = (s: ServiceConfig): PodLogReader => ({
+    async recentLogs(service) {
+      if (!kube)
+        throw new AppError('config', 'no Kubernetes access is configured, so pod logs cannot be read');
+      const pods = await kube.listPods(service.namespace, podSelector(service));
+      return Promise.all(
+        pods.map(async (p) => {
+          const text = await kube.readPodLogs(service.namespace, p.name, {
+            ...LOG_WINDOW,
+            ...(service.container ? { container: service.container } : {}),
+          });
+          return { pod: p.name, lines: text.split('\n') };
+        }),
+      );
+    },
+    ...(s ? {} : {}),
+  });
+
+  const sources: AllSources = {
+    prometheus,
+    ...(kube ? { kubernetes: () => kube } : {}),
+    database: (s) => {
+      const db = database(s);
+      if (!db) {
+        throw new AppError(
+          'config',
+          s.database
+            ? `the database URL for ${s.name} is not set: export ${s.database.url_env}`
+            : `no database is configured for service ${s.name} (services[].database)`,
+        );
+      }
+      return db;
+    },
+    ...(kube ? { podLogs } : {}),
+    pprof,
+  };
+
+  const checks: Checkable[] = [];
+  for (const s of config.services) {
+    const p = prometheus(s);
+    if (p) checks.push(p);
+    const pp = pprof(s);
+    if (pp) checks.push(pp);
+    if (s.database) {
+      const db = database(s);
+      checks.push(
+        db ??
+          missing(
+            `postgres ${s.name}`,
+            `environment variable ${s.database.url_env} is not set`,
+            `export ${s.database.url_env}=postgres://…`,
+          ),
+      );
+    }
+  }
+  if (kube) checks.push(kube);
+
+  return {
+    sources,
+    checks,
+    async close() {
+      await Promise.allSettled(databases.map((d) => d.close()));
+    },
+  };
+}
+
+/** Runs a step with the runtime's sources: what Slack, the console and the CLI all call. */
+export function stepContext<S>(
+  config: Config,
+  sources: S,
+  run: { service: ServiceConfig; signal: AbortSignal; progress: StepContext['progress'] },
+): StepContext<S> {
+  return {
+    config,
+    service: run.service,
+    sources,
+    signal: run.signal,
+    progress: run.progress,
+    now: () => new Date(),
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see runbook/registry.ts)
+export type AnyStepDefinition = StepDefinition<any, any>;
+
+function podSelector(s: ServiceConfig): string {
+  return s.pod_selector ?? `app=${s.deployment}`;
+}
+
+async function busiestPod(kube: KubernetesSource, s: ServiceConfig, signal?: AbortSignal): Promise<string> {
+  const usage = await kube.podMetrics(s.namespace, podSelector(s), signal ? { signal } : {});
+  const cpu = (u: (typeof usage)[number]) => u.containers.reduce((sum, c) => sum + c.cpu, 0);
+  const top = [...usage].sort((a, b) => cpu(b) - cpu(a))[0];
+  if (!top)
+    throw new AppError(
+      'not_found',
+      `no pods of ${s.name} found in namespace ${s.namespace} (selector ${podSelector(s)})`,
+    );
+  return top.name;
+}
+
+/**
+ * Kubernetes access as configured: the pod's service account, or a kubeconfig. With no kubeconfig on
+ * this machine, the bot runs without cluster access (the pod parts of reports say so) instead of
+ * guessing at localhost:8080.
+ */
+function kubernetesSource(config: Config, logger: Logger): KubernetesSource | undefined {
+  const k = config.kubernetes;
+  if (k.auth === 'kubeconfig') {
+    const files = (process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config')).split(':').filter(Boolean);
+    if (!files.some((f) => existsSync(f))) {
+      logger.info({ kubeconfig: files }, 'no kubeconfig found: running without Kubernetes access');
+      return undefined;
+    }
+  }
+  return new KubernetesSource({ kubeConfig: loadKubeConfig(k), timeoutMs: k.timeout });
+}
+
+function missing(name: string, detail: string, hint: string): Checkable {
+  const result: CheckResult = { name, ok: false, detail, hint };
+  return { check: async () => [result] };
+}
