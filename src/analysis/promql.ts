@@ -107,8 +107,9 @@ export const CFS_PERIOD_MICROS = 100000;
 /**
  * Names and selectors for a service, from config, defaulting to the runbook's. The container
  * label value is prometheus.metrics.container_label_value, else the service's container, else its
- * deployment. The configured selector applies to the container series as well, so it must be a
- * label both carry (e.g. namespace or instance; a `job` selector would not match cAdvisor's job).
+ * deployment. The container series are selected by prometheus.metrics.container_selector, else by
+ * the service's selector (which then must be a label both carry: a `job` selector would not match
+ * cAdvisor's job).
  */
 export function targetFor(service: ServiceConfig): PromqlTarget {
   const m = service.prometheus?.metrics;
@@ -120,11 +121,12 @@ export function targetFor(service: ServiceConfig): PromqlTarget {
     pathLabel: labelName(m?.path_label ?? 'path'),
     statusLabel: labelName(m?.status_label ?? 'status'),
     selector: sel,
-    containerSelector: { ...sel, namespace: service.namespace, container },
+    containerSelector: { ...(m?.container_selector ?? sel), namespace: service.namespace, container },
     podLabel: 'pod',
     cadvisor: CADVISOR,
   };
-  for (const name of Object.keys(target.selector)) labelName(name);
+  for (const name of [...Object.keys(target.selector), ...Object.keys(target.containerSelector)])
+    labelName(name);
   for (const name of Object.values(target.cadvisor)) metricName(name);
   return target;
 }

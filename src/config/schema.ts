@@ -54,6 +54,12 @@ const prometheusSchema = z.strictObject({
       status_label: labelName.default('status'),
       /** Label that selects the service's series, e.g. job="aegis-api"; none when the metrics are the service's alone. */
       selector: z.record(labelName, z.string()).default({}),
+      /**
+       * Labels that select the service's container series (cAdvisor), besides namespace and container.
+       * Default: the same as `selector`; set it (often to {}) when `selector` names a label cAdvisor's
+       * series lack, such as job.
+       */
+      container_selector: z.record(labelName, z.string()).optional(),
       container_label_value: z.string().optional(),
     })
     .prefault({}),

@@ -94,6 +94,26 @@ describe('PromQL builders', () => {
     );
   });
 
+  it('select container series by container_selector when the service selector names a label cAdvisor lacks', () => {
+    const s = service(
+      [
+        '  - name: aegis-api',
+        '    deployment: aegis-api',
+        '    prometheus:',
+        '      url: "http://prometheus:9090"',
+        '      metrics:',
+        '        selector: { job: "aegis-api" }',
+        '        container_selector: { cluster: "prod" }',
+        '',
+      ].join('\n'),
+    );
+    const t = promql.targetFor(s);
+    expect(promql.errorRatio(t, 60_000)).toContain('{job="aegis-api",status=~"5.."}');
+    expect(promql.memoryBytesByPod(t)).toBe(
+      'sum by (pod) (container_memory_usage_bytes{cluster="prod",namespace="aegis",container="aegis-api"})',
+    );
+  });
+
   it('format windows with the largest exact unit', () => {
     expect(promql.range(300_000)).toBe('[5m]');
     expect(promql.range(90_000)).toBe('[90s]');
