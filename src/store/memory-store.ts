@@ -1,0 +1,171 @@
+import type { CheckResult } from '../domain/ports.ts';
+import {
+  type ApprovalDecision,
+  type ApprovalRequest,
+  type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
+  type ClaimResult,
+  DEFAULT_STALE_CLAIM_MS,
+  type IncidentThread,
+  type NewReminder,
+  type OnceClaim,
+  type OnceOutcome,
+  type OnceRecord,
+  type PendingApproval,
+  type Reminder,
+  type Store,
+} from './types.ts';
+
+export interface MemoryStoreOptions {
+  /** See DEFAULT_STALE_CLAIM_MS. */
+  readonly staleClaimMs?: number;
+}
+
+/**
+ * The embedded default store, used when `store.database_url_env` is not configured. It keeps the
+ * contract of Store within ONE process, and gives up:
+ * - sharing between replicas: two bot processes each have their own, so the same click reaching both
+ *   would make two changes, and one replica cannot see another's approvals or reminders. Run one
+ *   replica only (deploy/deployment.yaml runs two and therefore needs the PostgreSQL store);
+ * - durability: everything (audit log included) is lost on restart, pending approvals and reminders too;
+ * - bounds: the audit log grows in memory until the process restarts.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly staleClaimMs: number;
+  private readonly once = new Map<string, OnceRecord>();
+  private readonly auditRecords: AuditRecord[] = [];
+  private readonly approvals = new Map<string, PendingApproval>();
+  private readonly reminders = new Map<string, { reminder: Reminder; takenBy?: string }>();
+  private readonly threads = new Map<string, IncidentThread>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.staleClaimMs = options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS;
+  }
+
+  async claimOnce(claim: OnceClaim): Promise<ClaimResult> {
+    const existing = this.once.get(claim.key);
+    const reclaimable =
+      existing &&
+      (existing.state === 'failed' ||
+        (existing.state === 'running' &&
+          existing.claimedAt.getTime() < claim.at.getTime() - this.staleClaimMs));
+    if (existing && !reclaimable) return { claimed: false, existing: { ...existing } };
+    this.once.set(claim.key, {
+      key: claim.key,
+      actor: claim.actor,
+      action: claim.action,
+      what: claim.what,
+      state: 'running',
+      claimedAt: claim.at,
+    });
+    return { claimed: true };
+  }
+
+  async completeOnce(key: string, outcome: OnceOutcome): Promise<void> {
+    const r = this.once.get(key);
+    if (r?.state !== 'running') return;
+    this.once.set(key, { ...r, state: outcome.state, result: outcome.result, completedAt: outcome.at });
+  }
+
+  async releaseOnce(key: string): Promise<void> {
+    if (this.once.get(key)?.state === 'running') this.once.delete(key);
+  }
+
+  async onceRecord(key: string): Promise<OnceRecord | undefined> {
+    const r = this.once.get(key);
+    return r ? { ...r } : undefined;
+  }
+
+  async audit(entry: AuditEntry): Promise<void> {
+    this.auditRecords.push({ ...entry, id: this.auditRecords.length + 1 });
+  }
+
+  async auditLog(query: AuditQuery = {}): Promise<AuditRecord[]> {
+    return this.auditRecords
+      .filter(
+        (r) =>
+          (query.action === undefined || r.action === query.action) &&
+          (query.actor === undefined || r.actor === query.actor),
+      )
+      .sort((a, b) => b.at.getTime() - a.at.getTime() || b.id - a.id)
+      .slice(0, query.limit ?? 100)
+      .map((r) => ({ ...r }));
+  }
+
+  async createApproval(request: ApprovalRequest): Promise<{ created: boolean; approval: PendingApproval }> {
+    const existing = this.approvals.get(request.id);
+    if (existing) return { created: false, approval: { ...existing } };
+    const approval: PendingApproval = { ...request, status: 'pending' };
+    this.approvals.set(request.id, approval);
+    return { created: true, approval: { ...approval } };
+  }
+
+  async getApproval(id: string): Promise<PendingApproval | undefined> {
+    const a = this.approvals.get(id);
+    return a ? { ...a } : undefined;
+  }
+
+  async decideApproval(id: string, decision: ApprovalDecision): Promise<PendingApproval | undefined> {
+    const a = this.approvals.get(id);
+    if (a?.status !== 'pending') return undefined;
+    const decided: PendingApproval = {
+      ...a,
+      status: decision.status,
+      decidedBy: decision.by,
+      decidedAt: decision.at,
+    };
+    this.approvals.set(id, decided);
+    return { ...decided };
+  }
+
+  async addReminder(reminder: NewReminder): Promise<void> {
+    if (!this.reminders.has(reminder.id)) this.reminders.set(reminder.id, { reminder: { ...reminder } });
+  }
+
+  async takeDueReminders(now: Date, owner: string, limit = 20): Promise<Reminder[]> {
+    const due = [...this.reminders.values()]
+      .filter((r) => r.takenBy === undefined && r.reminder.dueAt.getTime() <= now.getTime())
+      .sort((a, b) => a.reminder.dueAt.getTime() - b.reminder.dueAt.getTime())
+      .slice(0, limit);
+    for (const r of due) r.takenBy = owner;
+    return due.map((r) => ({ ...r.reminder }));
+  }
+
+  async releaseReminder(id: string): Promise<void> {
+    const r = this.reminders.get(id);
+    if (r) r.takenBy = undefined;
+  }
+
+  async recordIncidentThread(thread: IncidentThread): Promise<void> {
+    this.threads.set(`${thread.channel}\u0000${thread.threadTs}`, { ...thread });
+  }
+
+  async latestIncidentThread(channel: string): Promise<IncidentThread | undefined> {
+    const latest = [...this.threads.values()]
+      .filter((t) => t.channel === channel)
+      .sort(
+        (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.threadTs.localeCompare(a.threadTs),
+      )[0];
+    return latest ? { ...latest } : undefined;
+  }
+
+  async incidentThread(channel: string, threadTs: string): Promise<IncidentThread | undefined> {
+    const t = this.threads.get(`${channel}\u0000${threadTs}`);
+    return t ? { ...t } : undefined;
+  }
+
+  async check(): Promise<CheckResult[]> {
+    return [
+      {
+        name: 'store (embedded)',
+        ok: true,
+        detail: 'in this process only: not shared between replicas, lost on restart',
+        hint: 'set store.database_url_env to run more than one replica',
+      },
+    ];
+  }
+
+  async close(): Promise<void> {}
+}

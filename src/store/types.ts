@@ -1,0 +1,182 @@
+import type { Proposal } from '../domain/finding.ts';
+import type { Checkable } from '../domain/ports.ts';
+
+/**
+ * State the bot's replicas share: once-only keys (a click makes one change), the audit log, pending
+ * approvals (second approver), reminders of temporary changes, and incident threads.
+ *
+ * Two implementations keep the same contract (test/store/contract.ts runs against both):
+ * - PostgresStore: the store's own PostgreSQL database; any number of bot processes behave as one.
+ * - MemoryStore: the embedded default for a single process; see its doc comment for what it gives up.
+ *
+ * Every time comes from the caller (`at`, `now`), so replicas agree on what the clicks said and tests
+ * can move the clock.
+ */
+/** `check()` (from Checkable) serves /readyz and `aegis doctor`: reachable and migrated, or what the embedded store gives up. */
+export interface Store extends Checkable {
+  /** "postgres" or "memory": shown by `aegis doctor` and in the startup log. */
+  readonly kind: 'postgres' | 'memory';
+
+  /**
+   * Claims `key` for one change. Exactly one of any number of concurrent callers (in any process sharing
+   * the store) gets `{claimed: true}`; the others get the record of the claim that won. A claim that ended
+   * `failed`, or that stayed `running` longer than the store's stale-claim window (its process died),
+   * may be claimed again.
+   */
+  claimOnce(claim: OnceClaim): Promise<ClaimResult>;
+  /** Records how a claimed change ended. Only a `running` claim is completed. */
+  completeOnce(key: string, outcome: OnceOutcome): Promise<void>;
+  /** Gives a `running` claim up without a change (the click was refused after claiming): the key is free again. */
+  releaseOnce(key: string): Promise<void>;
+  /** The record of a key, if any. */
+  onceRecord(key: string): Promise<OnceRecord | undefined>;
+
+  /** Appends one audit record. */
+  audit(entry: AuditEntry): Promise<void>;
+  /** Audit records, newest first. */
+  auditLog(query?: AuditQuery): Promise<AuditRecord[]>;
+
+  /** Records a request waiting for a second person. With an existing id nothing changes and `created` is false. */
+  createApproval(request: ApprovalRequest): Promise<{ created: boolean; approval: PendingApproval }>;
+  getApproval(id: string): Promise<PendingApproval | undefined>;
+  /** Decides a pending request; undefined when it was not pending any more (someone else decided first). */
+  decideApproval(id: string, decision: ApprovalDecision): Promise<PendingApproval | undefined>;
+
+  addReminder(reminder: NewReminder): Promise<void>;
+  /**
+   * Takes the reminders due at `now` that nobody took yet, at most `limit`: each reminder is taken by
+   * exactly one caller, so exactly one replica posts it.
+   */
+  takeDueReminders(now: Date, owner: string, limit?: number): Promise<Reminder[]>;
+  /** Puts a taken reminder back (posting it failed): it is due again on the next check. */
+  releaseReminder(id: string): Promise<void>;
+
+  /** Records (or refreshes) an incident thread: the root message of a command and what it was about. */
+  recordIncidentThread(thread: IncidentThread): Promise<void>;
+  /** The channel's most recent incident thread. */
+  latestIncidentThread(channel: string): Promise<IncidentThread | undefined>;
+  incidentThread(channel: string, threadTs: string): Promise<IncidentThread | undefined>;
+
+  close(): Promise<void>;
+}
+
+export interface OnceClaim {
+  readonly key: string;
+  /** Slack user ID of whoever clicked. */
+  readonly actor: string;
+  readonly action: string;
+  /** What the change is, for "already done by …": e.g. "replicas of deployment/aegis-api: 3 → 5". */
+  readonly what: string;
+  readonly at: Date;
+}
+
+export type OnceState = 'running' | 'done' | 'failed';
+
+export interface OnceOutcome {
+  readonly state: 'done' | 'failed';
+  /** One line: "scaled to 5 replicas", "failed: kubernetes: … HTTP 403 …". */
+  readonly result: string;
+  readonly at: Date;
+}
+
+export interface OnceRecord {
+  readonly key: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly what: string;
+  readonly state: OnceState;
+  readonly claimedAt: Date;
+  readonly completedAt?: Date;
+  readonly result?: string;
+}
+
+export type ClaimResult =
+  | { readonly claimed: true }
+  | { readonly claimed: false; readonly existing: OnceRecord };
+
+/**
+ * done: the change was made. failed: it was attempted and failed. forbidden: the actor may not.
+ * conflict: the state changed since the proposal (asked again). refused: invalid or out of bounds.
+ * approval_requested: waiting for a second person.
+ */
+export type AuditResult = 'done' | 'failed' | 'forbidden' | 'conflict' | 'refused' | 'approval_requested';
+
+export interface AuditEntry {
+  readonly at: Date;
+  /** Slack user ID. */
+  readonly actor: string;
+  readonly action: string;
+  readonly service: string;
+  readonly what: string;
+  readonly from: string;
+  readonly to: string;
+  readonly result: AuditResult;
+  /** The error or the result in words. */
+  readonly detail?: string;
+  readonly key?: string;
+  /** The second person, when the action needed one. */
+  readonly approvedBy?: string;
+  readonly channel?: string;
+  readonly threadTs?: string;
+}
+
+export interface AuditRecord extends AuditEntry {
+  readonly id: number;
+}
+
+export interface AuditQuery {
+  readonly limit?: number;
+  readonly action?: string;
+  readonly actor?: string;
+}
+
+export interface ApprovalRequest {
+  readonly id: string;
+  readonly proposal: Proposal;
+  readonly requestedBy: string;
+  readonly requestedAt: Date;
+  readonly channel?: string;
+  readonly threadTs?: string;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'stale';
+
+export interface PendingApproval extends ApprovalRequest {
+  readonly status: ApprovalStatus;
+  readonly decidedBy?: string;
+  readonly decidedAt?: Date;
+}
+
+export interface ApprovalDecision {
+  readonly status: 'approved' | 'stale';
+  readonly by: string;
+  readonly at: Date;
+}
+
+export interface NewReminder {
+  readonly id: string;
+  readonly dueAt: Date;
+  readonly channel: string;
+  readonly threadTs: string;
+  /** What the reminder says, in plain words. */
+  readonly text: string;
+  /** The change that undoes the temporary one: offered as a button. */
+  readonly proposal: Proposal;
+  readonly createdAt: Date;
+}
+
+export type Reminder = NewReminder;
+
+export interface IncidentThread {
+  readonly channel: string;
+  readonly threadTs: string;
+  readonly service: string;
+  /** The step that started it ("latency"), when a step did. */
+  readonly step?: string;
+  /** Deduplication key of the incident, e.g. for paging. */
+  readonly dedupKey?: string;
+  readonly createdAt: Date;
+}
+
+/** A claim left `running` this long is taken to belong to a process that died: default 15 minutes. */
+export const DEFAULT_STALE_CLAIM_MS = 15 * 60_000;

@@ -1,0 +1,292 @@
+/**
+ * The Store contract: MemoryStore and PostgresStore both run these, so the embedded default and the
+ * shared store cannot drift apart.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Proposal } from '../../src/domain/finding.ts';
+import type { Store } from '../../src/store/types.ts';
+
+export interface ContractOptions {
+  /** A store with empty state and a stale-claim window of STALE_MS. */
+  open(): Promise<Store>;
+}
+
+export const STALE_MS = 60_000;
+const T0 = new Date('2026-01-05T10:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+export const PROPOSAL: Proposal = {
+  action: 'set_pool_size',
+  label: 'Set pool size to 100',
+  change: { what: 'database.max_connections in ConfigMap aegis-config', from: '50', to: '100' },
+  service: 'aegis-api',
+  params: {
+    configmap: 'aegis-config',
+    namespace: 'aegis',
+    key: 'database.max_connections',
+    from: '50',
+    to: 100,
+    restart: false,
+  },
+  reason: 'db.pool',
+  danger: false,
+};
+
+const claim = (key: string, actor = 'U0ALICE', when = T0) => ({
+  key,
+  actor,
+  action: 'scale',
+  what: 'replicas of deployment/aegis-api: 3 → 5',
+  at: when,
+});
+
+export function storeContract(name: string, options: ContractOptions): void {
+  describe(`${name}: the Store contract`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await options.open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe('once-only keys', () => {
+      it('gives a key to the first claim and tells later ones who holds it', async () => {
+        expect(await store.claimOnce(claim('k1'))).toEqual({ claimed: true });
+        const second = await store.claimOnce(claim('k1', 'U0BOB', at(1000)));
+        expect(second).toEqual({
+          claimed: false,
+          existing: {
+            key: 'k1',
+            actor: 'U0ALICE',
+            action: 'scale',
+            what: 'replicas of deployment/aegis-api: 3 → 5',
+            state: 'running',
+            claimedAt: T0,
+          },
+        });
+        expect(await store.claimOnce(claim('k2', 'U0BOB'))).toEqual({ claimed: true });
+      });
+
+      it('gives a key to exactly one of 20 concurrent claims', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.claimOnce(claim('hot', `U0USER${i}`))),
+        );
+        expect(results.filter((r) => r.claimed)).toHaveLength(1);
+        const holders = new Set(results.flatMap((r) => (r.claimed ? [] : [r.existing.actor])));
+        expect(holders.size).toBe(1);
+      });
+
+      it('keeps a done key done, with the result and when', async () => {
+        await store.claimOnce(claim('k'));
+        await store.completeOnce('k', { state: 'done', result: 'scaled to 5', at: at(2000) });
+        const again = await store.claimOnce(claim('k', 'U0BOB', at(STALE_MS * 10)));
+        expect(again.claimed).toBe(false);
+        expect(again.claimed ? undefined : again.existing).toMatchObject({
+          state: 'done',
+          result: 'scaled to 5',
+          completedAt: at(2000),
+        });
+      });
+
+      it('lets a key that failed be claimed again', async () => {
+        await store.claimOnce(claim('k'));
+        await store.completeOnce('k', { state: 'failed', result: 'failed: 403', at: at(1) });
+        expect(await store.claimOnce(claim('k', 'U0BOB', at(2)))).toEqual({ claimed: true });
+        expect(await store.onceRecord('k')).toMatchObject({ actor: 'U0BOB', state: 'running' });
+        expect((await store.onceRecord('k'))?.result).toBeUndefined();
+      });
+
+      it('frees a released running key, but never a done one', async () => {
+        await store.claimOnce(claim('r'));
+        await store.releaseOnce('r');
+        expect(await store.onceRecord('r')).toBeUndefined();
+        expect(await store.claimOnce(claim('r', 'U0BOB'))).toEqual({ claimed: true });
+        await store.completeOnce('r', { state: 'done', result: 'ok', at: at(1) });
+        await store.releaseOnce('r');
+        expect((await store.onceRecord('r'))?.state).toBe('done');
+      });
+
+      it('takes over a running claim only after the stale-claim window', async () => {
+        await store.claimOnce(claim('s'));
+        expect((await store.claimOnce(claim('s', 'U0BOB', at(STALE_MS - 1)))).claimed).toBe(false);
+        expect((await store.claimOnce(claim('s', 'U0BOB', at(STALE_MS + 1)))).claimed).toBe(true);
+      });
+
+      it('completes only a running claim', async () => {
+        await store.completeOnce('never-claimed', { state: 'done', result: 'x', at: T0 });
+        expect(await store.onceRecord('never-claimed')).toBeUndefined();
+      });
+    });
+
+    describe('audit log', () => {
+      it('keeps who, what, from, to, when and the result, newest first, filterable', async () => {
+        await store.audit({
+          at: at(0),
+          actor: 'U0ALICE',
+          action: 'scale',
+          service: 'aegis-api',
+          what: 'replicas',
+          from: '3',
+          to: '5',
+          result: 'done',
+          detail: 'scaled',
+          key: 'k1',
+          channel: 'C1',
+          threadTs: '1.1',
+        });
+        await store.audit({
+          at: at(1000),
+          actor: 'U0MALLORY',
+          action: 'scale',
+          service: 'aegis-api',
+          what: 'replicas',
+          from: '5',
+          to: '9',
+          result: 'forbidden',
+        });
+        await store.audit({
+          at: at(2000),
+          actor: 'U0BOB',
+          action: 'set_pool_size',
+          service: 'aegis-api',
+          what: 'pool',
+          from: '50',
+          to: '100',
+          result: 'done',
+          approvedBy: 'U0CAROL',
+        });
+        const all = await store.auditLog();
+        expect(all.map((r) => r.actor)).toEqual(['U0BOB', 'U0MALLORY', 'U0ALICE']);
+        expect(all[2]).toMatchObject({
+          at: at(0),
+          what: 'replicas',
+          from: '3',
+          to: '5',
+          result: 'done',
+          detail: 'scaled',
+          key: 'k1',
+          channel: 'C1',
+          threadTs: '1.1',
+        });
+        expect(all[0]?.approvedBy).toBe('U0CAROL');
+        expect(all[1]?.detail).toBeUndefined();
+        expect((await store.auditLog({ action: 'scale' })).map((r) => r.actor)).toEqual([
+          'U0MALLORY',
+          'U0ALICE',
+        ]);
+        expect((await store.auditLog({ actor: 'U0MALLORY' })).map((r) => r.result)).toEqual(['forbidden']);
+        expect(await store.auditLog({ limit: 1 })).toHaveLength(1);
+        expect(new Set(all.map((r) => r.id)).size).toBe(3);
+      });
+    });
+
+    describe('approvals', () => {
+      it('records a request once, and lets exactly one decision through', async () => {
+        const req = {
+          id: 'a1',
+          proposal: PROPOSAL,
+          requestedBy: 'U0ALICE',
+          requestedAt: T0,
+          channel: 'C1',
+          threadTs: '1.1',
+        };
+        const first = await store.createApproval(req);
+        expect(first).toEqual({ created: true, approval: { ...req, status: 'pending' } });
+        const again = await store.createApproval({ ...req, requestedBy: 'U0BOB', requestedAt: at(5) });
+        expect(again.created).toBe(false);
+        expect(again.approval.requestedBy).toBe('U0ALICE');
+        const decisions = await Promise.all([
+          store.decideApproval('a1', { status: 'approved', by: 'U0BOB', at: at(10) }),
+          store.decideApproval('a1', { status: 'approved', by: 'U0CAROL', at: at(11) }),
+        ]);
+        expect(decisions.filter(Boolean)).toHaveLength(1);
+        const got = await store.getApproval('a1');
+        expect(got).toMatchObject({ status: 'approved', proposal: PROPOSAL });
+        expect(['U0BOB', 'U0CAROL']).toContain(got?.decidedBy);
+        expect(await store.getApproval('nope')).toBeUndefined();
+      });
+    });
+
+    describe('reminders', () => {
+      const reminder = (id: string, dueMs: number) => ({
+        id,
+        dueAt: at(dueMs),
+        channel: 'C1',
+        threadTs: '1.1',
+        text: 'The memory limit raised to 4Gi is temporary (runbook): revert to 2Gi?',
+        proposal: PROPOSAL,
+        createdAt: T0,
+      });
+
+      it('hands each due reminder to one taker, puts back a released one', async () => {
+        await store.addReminder(reminder('r1', 1000));
+        await store.addReminder(reminder('r1', 1000));
+        await store.addReminder(reminder('r2', 5000));
+        expect(await store.takeDueReminders(at(999), 'p1')).toEqual([]);
+        const [a, b] = await Promise.all([
+          store.takeDueReminders(at(1000), 'p1'),
+          store.takeDueReminders(at(1000), 'p2'),
+        ]);
+        expect([...(a ?? []), ...(b ?? [])].map((r) => r.id)).toEqual(['r1']);
+        const taken = [...(a ?? []), ...(b ?? [])][0];
+        expect(taken).toEqual(reminder('r1', 1000));
+        await store.releaseReminder('r1');
+        expect((await store.takeDueReminders(at(6000), 'p1')).map((r) => r.id)).toEqual(['r1', 'r2']);
+        expect(await store.takeDueReminders(at(7000), 'p1')).toEqual([]);
+      });
+    });
+
+    describe('health', () => {
+      it('answers its check', async () => {
+        const [c] = await store.check();
+        expect(c?.ok).toBe(true);
+        expect(c?.name).toMatch(/^store \((embedded|PostgreSQL)\)$/);
+      });
+    });
+
+    describe('incident threads', () => {
+      it("finds a channel's latest thread and a thread by its ts", async () => {
+        await store.recordIncidentThread({
+          channel: 'C1',
+          threadTs: '100.1',
+          service: 'aegis-api',
+          step: 'latency',
+          createdAt: at(0),
+        });
+        await store.recordIncidentThread({
+          channel: 'C1',
+          threadTs: '200.1',
+          service: 'aegis-api',
+          step: 'db',
+          dedupKey: 'aegis-api/p99',
+          createdAt: at(1000),
+        });
+        await store.recordIncidentThread({
+          channel: 'C2',
+          threadTs: '300.1',
+          service: 'billing',
+          createdAt: at(2000),
+        });
+        expect(await store.latestIncidentThread('C1')).toEqual({
+          channel: 'C1',
+          threadTs: '200.1',
+          service: 'aegis-api',
+          step: 'db',
+          dedupKey: 'aegis-api/p99',
+          createdAt: at(1000),
+        });
+        expect((await store.incidentThread('C1', '100.1'))?.step).toBe('latency');
+        expect(await store.latestIncidentThread('C9')).toBeUndefined();
+        await store.recordIncidentThread({
+          channel: 'C1',
+          threadTs: '100.1',
+          service: 'aegis-api',
+          step: 'latency',
+          createdAt: at(5000),
+        });
+        expect((await store.latestIncidentThread('C1'))?.threadTs).toBe('100.1');
+      });
+    });
+  });
+}
