@@ -3,7 +3,13 @@ import type { Config, Secrets } from '../config/load.ts';
 import { AppError } from '../domain/errors.ts';
 import { STEPS } from '../runbook/registry.ts';
 import { createAckGate } from './ack-gate.ts';
-import { type AnyStep, type RunStep, registerAegisCommand, registerStepButtons } from './command.ts';
+import {
+  type ActionCommandWiring,
+  type AnyStep,
+  type RunStep,
+  registerAegisCommand,
+  registerStepButtons,
+} from './command.ts';
 import { createInFlightTracker, type InFlightTracker, type InFlightWork } from './in-flight.ts';
 import { boltLogger, type Log, silentLog } from './logger.ts';
 import {
@@ -48,6 +54,8 @@ export interface SlackAppOptions {
   readonly listen?: Partial<ListenAddress>;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
+  /** The action subcommands (`/aegis scale 5`), wired by the composition root with the remediation layer. */
+  readonly actionCommands?: ActionCommandWiring;
   /** The "ref" of internal errors (tests). */
   readonly newRef?: () => string;
 }
@@ -143,6 +151,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     ackGate,
     ...(opts.newRef ? { newRef: opts.newRef } : {}),
     botMention: () => `@${botName ?? 'aegis'}`,
+    ...(opts.actionCommands ? { actionCommands: opts.actionCommands } : {}),
   };
   registerAegisCommand(app, commandDeps);
   registerStepButtons(app, commandDeps);

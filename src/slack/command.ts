@@ -8,6 +8,7 @@ import type {
   webApi,
 } from '@slack/bolt';
 import { z } from 'zod';
+import type { ActionDeps } from '../actions/types.ts';
 import type { Config } from '../config/load.ts';
 import { findService } from '../config/load.ts';
 import type { ServiceConfig } from '../config/schema.ts';
@@ -17,6 +18,7 @@ import type { PartUpdate, StepDefinition } from '../runbook/step.ts';
 import type { AckGate } from './ack-gate.ts';
 import { NOT_IN_CHANNEL_ERRORS, slackPlatformError, toUserFacing } from './errors.ts';
 import type { InFlightTracker } from './in-flight.ts';
+import type { ActionCommandDefinition } from './interactions.ts';
 import type { Log } from './logger.ts';
 import { STEP_ACTION_ID } from './render/buttons.ts';
 import type { HelpEntry, RenderedMessage, Renderer, SlackBlock } from './renderer.ts';
@@ -48,8 +50,21 @@ export const BUILTIN_COMMANDS: readonly HelpEntry[] = [
   { name: 'help', usage: 'help [subcommand]', summary: 'List every subcommand, or show how to use one' },
 ];
 
+/** The action subcommands (`/aegis scale 5`): offered only where the remediation layer is wired. */
+export interface ActionCommandWiring {
+  readonly definitions: readonly ActionCommandDefinition[];
+  /** Built after the App (its client resolves user groups), so read when a command arrives. */
+  readonly deps: () => ActionDeps;
+}
+
 export type ParsedCommand =
   | { readonly kind: 'help'; readonly steps: readonly HelpEntry[]; readonly builtins: readonly HelpEntry[] }
+  | {
+      readonly kind: 'action';
+      readonly command: ActionCommandDefinition;
+      readonly args: { service?: string };
+      readonly service: ServiceConfig;
+    }
   | { readonly kind: 'usage'; readonly message: string; readonly usage: string }
   | {
       readonly kind: 'step';
@@ -62,14 +77,19 @@ export type ParsedCommand =
  * Reads the text after "/aegis". A malformed command is a `usage` answer naming the problem; only a bug
  * (a step's parse throwing something other than AppError) escapes as an exception.
  */
-export function parseAegisCommand(text: string, steps: readonly AnyStep[], config: Config): ParsedCommand {
+export function parseAegisCommand(
+  text: string,
+  steps: readonly AnyStep[],
+  config: Config,
+  actions: readonly ActionCommandDefinition[] = [],
+): ParsedCommand {
   const words = text.trim().split(/\s+/).filter(Boolean);
-  const entries: HelpEntry[] = [...BUILTIN_COMMANDS, ...steps];
+  const entries: HelpEntry[] = [...BUILTIN_COMMANDS, ...steps, ...actions];
   const known = entries.map((e) => e.name).join(', ');
   const [first, ...rest] = words;
   const sub = first?.toLowerCase();
   if (sub === undefined || sub === 'help') {
-    if (rest.length === 0) return { kind: 'help', steps, builtins: BUILTIN_COMMANDS };
+    if (rest.length === 0) return { kind: 'help', steps: [...steps, ...actions], builtins: BUILTIN_COMMANDS };
     const wanted = rest[0]?.toLowerCase();
     const entry = entries.find((e) => e.name === wanted);
     if (!entry || rest.length > 1) {
@@ -79,8 +99,19 @@ export function parseAegisCommand(text: string, steps: readonly AnyStep[], confi
         usage: `${AEGIS_COMMAND} help [subcommand]`,
       };
     }
-    const isStep = steps.some((s) => s.name === entry.name);
+    const isStep = steps.some((s) => s.name === entry.name) || actions.some((a) => a.name === entry.name);
     return { kind: 'help', steps: isStep ? [entry] : [], builtins: isStep ? [] : [entry] };
+  }
+  const action = actions.find((a) => a.name === sub);
+  if (action) {
+    const usage = `${AEGIS_COMMAND} ${action.usage}`;
+    try {
+      const args = action.parse(rest, { config });
+      return { kind: 'action', command: action, args, service: findService(config, args.service) };
+    } catch (error) {
+      if (isAppError(error)) return { kind: 'usage', message: error.message, usage };
+      throw error;
+    }
   }
   const step = steps.find((s) => s.name === sub);
   if (!step) {
@@ -113,6 +144,7 @@ export interface CommandDeps {
   readonly ackGate: AckGate;
   /** "@aegis" once auth.test answered: named in "invite me" hints. */
   readonly botMention: () => string;
+  readonly actionCommands?: ActionCommandWiring;
 }
 
 type Ephemeral = RespondArguments & { response_type: 'ephemeral' };
@@ -132,8 +164,14 @@ export function registerAegisCommand(app: App, deps: CommandDeps): void {
       return;
     }
     await ack();
+    if (parsed.kind === 'action') {
+      deps.inFlight.track(
+        offerAction(deps, parsed, command, respond, client),
+        `${AEGIS_COMMAND} ${command.text.trim()} (user ${command.user_id}, channel ${command.channel_id})`,
+      );
+      return;
+    }
     const abort = new AbortController();
-    // Acks of commands arriving together go out before this work starts (at most 100 ms later).
     const origin: Origin = {
       text: command.text ?? '',
       userId: command.user_id,
@@ -142,6 +180,7 @@ export function registerAegisCommand(app: App, deps: CommandDeps): void {
       channelName: command.channel_name,
       respond,
     };
+    // Acks of commands arriving together go out before this work starts (at most 100 ms later).
     const job = deps.ackGate
       .idle(100)
       .then(() => runInThread(deps, { ...parsed, origin, client, signal: abort.signal }));
@@ -371,14 +410,58 @@ async function reportFailure(
 }
 
 type StepCommand = Extract<ParsedCommand, { kind: 'step' }>;
+type ActionCommand = Extract<ParsedCommand, { kind: 'action' }>;
+
+/**
+ * `/aegis scale 5`: reads the live state and posts the offer (what changes, from and to, with its
+ * confirm-dialog button) in the channel, where anyone authorized can click it. Nothing changes here:
+ * the click goes through actions/ like any other. Failures go to the user ephemerally.
+ */
+async function offerAction(
+  deps: CommandDeps,
+  parsed: ActionCommand,
+  command: SlashCommand,
+  respond: RespondFn,
+  client: webApi.WebClient,
+): Promise<void> {
+  const context = {
+    command: `${AEGIS_COMMAND} ${command.text}`.trim(),
+    user: command.user_id,
+    channel: command.channel_id,
+  };
+  const origin: Origin = {
+    text: command.text ?? '',
+    userId: command.user_id,
+    channelId: command.channel_id,
+    channelName: command.channel_name,
+    respond,
+  };
+  try {
+    if (!deps.actionCommands) throw new AppError('usage', 'actions are not available in this deployment');
+    const offer = await parsed.command.execute(parsed.args, {
+      service: parsed.service,
+      deps: deps.actionCommands.deps(),
+    });
+    await client.chat.postMessage({ channel: incidentChannel(origin, deps.config), ...message(offer) });
+  } catch (error) {
+    await respond(errorAnswer(deps, error, context)).catch((e: unknown) =>
+      deps.log.warn({ ...context, err: e }, 'could not answer an action command'),
+    );
+  }
+}
 
 /** Help, usage and errors are answered in the acknowledgement itself; a step goes on after it. */
 function answerAtOnce(
   deps: CommandDeps,
   command: SlashCommand,
-): StepCommand | { kind: 'answer'; answer: Ephemeral } {
+): StepCommand | ActionCommand | { kind: 'answer'; answer: Ephemeral } {
   try {
-    const parsed = parseAegisCommand(command.text ?? '', deps.steps, deps.config);
+    const parsed = parseAegisCommand(
+      command.text ?? '',
+      deps.steps,
+      deps.config,
+      deps.actionCommands?.definitions ?? [],
+    );
     if (parsed.kind === 'help') {
       return { kind: 'answer', answer: ephemeral(deps.renderer.renderHelp(parsed.steps, parsed.builtins)) };
     }
