@@ -1,12 +1,25 @@
+import { existsSync } from 'node:fs';
+import { prometheusMetricFor } from './actions/metric-probe.ts';
 import { buildRuntime, type Runtime, stepContext } from './compose.ts';
-import { type Config, ConfigError, loadConfig } from './config/load.ts';
-import { createOpsRoutes, createReadiness, startOpsServer } from './ops/health.ts';
+import { type Config, ConfigError, configPath, loadConfig } from './config/load.ts';
+import type { ServiceConfig } from './config/schema.ts';
+import { demoConfig } from './console/demo/demo-config.ts';
+import { createDemo } from './console/demo/demo-sources.ts';
+import { loadRecordings } from './console/demo/recordings.ts';
+import { type ConsoleHandle, startConsole } from './console/server.ts';
+import { isAppError } from './domain/errors.ts';
+import { createOpsRoutes, createReadiness } from './ops/health.ts';
 import { createLogger, type Logger } from './ops/logger.ts';
 import { createMetrics } from './ops/metrics.ts';
-import { installShutdown } from './ops/shutdown.ts';
+import { type Closer, installShutdown } from './ops/shutdown.ts';
 import { STEPS } from './runbook/registry.ts';
 import { createSlackApp, type RunStep } from './slack/app.ts';
+import { remediation } from './slack/remediation.ts';
 import * as render from './slack/render/index.ts';
+import { loadKubeConfig } from './sources/kubernetes.ts';
+import { KubernetesActions } from './sources/kubernetes-actions.ts';
+import { PostgresActions } from './sources/postgres-actions.ts';
+import { createStore } from './store/index.ts';
 
 /**
  * The bot process: `npm start`. With Slack tokens it is the Slack app (HTTP or Socket Mode, as
@@ -16,9 +29,11 @@ import * as render from './slack/render/index.ts';
  */
 async function main(): Promise<void> {
   const logger = createLogger({ level: (process.env.AEGIS_LOG_LEVEL as 'info' | undefined) ?? 'info' });
+  // No Slack token and no configuration file at all: the local console with the bundled demo incident.
+  const noConfigFile = !process.env.SLACK_BOT_TOKEN && !existsSync(configPath());
   let config: Config;
   try {
-    config = loadConfig();
+    config = noConfigFile ? demoConfig() : loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
@@ -28,60 +43,167 @@ async function main(): Promise<void> {
   }
   const metrics = createMetrics();
   const readiness = createReadiness();
-  const runtime = await buildRuntime(config, { logger });
   const routes = createOpsRoutes({ readiness, metrics, logger });
-  const runStep: RunStep = (step, args, run) => step.run(stepContext(config, runtime.sources, run), args);
 
   if (config.secrets.slackBotToken) {
-    await startSlack(config, runtime, { logger, routes, runStep, readiness });
+    const runtime = await buildRuntime(config, { logger });
+    const runStep: RunStep = (step, args, run) => step.run(stepContext(config, runtime.sources, run), args);
+    await startSlack(config, runtime, { logger, routes, runStep, readiness, metrics });
   } else {
-    await startLocal(config, runtime, { logger, routes, readiness });
+    try {
+      await startLocal(noConfigFile ? undefined : config, { logger, routes, readiness, metrics });
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
   }
   readiness.markStarted();
 }
 
 interface Wiring {
   readonly logger: Logger;
+  readonly metrics: ReturnType<typeof createMetrics>;
   readonly routes: ReturnType<typeof createOpsRoutes>;
   readonly readiness: ReturnType<typeof createReadiness>;
 }
 
+/**
+ * With Slack tokens: the Slack app, with the remediation layer (store, Kubernetes and database action
+ * clients, authorization through Slack user groups) and reminders of temporary changes.
+ */
 async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runStep: RunStep }): Promise<void> {
+  const store = await createStore(config, (m) => w.logger.warn({}, m));
+  const actionDbs = actionDatabases(config);
+  const remedy = remediation({
+    config,
+    store,
+    ...(runtime.sources.kubernetes ? { cluster: KubernetesActions.fromConfig(config.kubernetes) } : {}),
+    databaseFor: actionDbs.get,
+    metricFor: prometheusMetricFor((s) => runtime.sources.prometheus?.(s)),
+    log: w.logger,
+  });
+  const routes = createOpsRoutes({
+    readiness: w.readiness,
+    metrics: w.metrics,
+    logger: w.logger,
+    probes: [(signal) => store.check(signal)],
+  });
   const slack = createSlackApp({
     config,
     runStep: w.runStep,
     renderer: render,
     logger: w.logger,
-    routes: w.routes,
+    routes,
     steps: STEPS,
+    actionCommands: remedy.actionCommands,
+  });
+  const botToken = config.secrets.slackBotToken as string;
+  const reminders = remedy.wire(slack, {
+    botToken,
+    log: w.logger,
+    ...(process.env.POD_NAME ? { reminders: { owner: process.env.POD_NAME } } : {}),
   });
   const address = await slack.start();
+  reminders.start();
   w.logger.info({ ...address, mode: config.slack.mode }, 'aegis-bot is running');
   installShutdown({
     logger: w.logger,
     markNotReady: () => w.readiness.markShuttingDown(),
     drain: (ms) => slack.shutdown(ms),
-    closers: [{ name: 'sources', close: () => runtime.close() }],
+    closers: [
+      { name: 'reminders', close: () => reminders.stop() },
+      { name: 'sources', close: () => runtime.close() },
+      { name: 'action databases', close: () => actionDbs.close() },
+      { name: 'store', close: () => store.close() },
+    ],
   });
 }
 
-/** No Slack tokens: serve the health routes and say how to get a report locally. */
-async function startLocal(config: Config, runtime: Runtime, w: Wiring): Promise<void> {
-  const server = await startOpsServer({
-    routes: w.routes,
-    port: config.slack.port,
-    host: config.slack.host,
-    logger: w.logger,
-  });
-  w.logger.info({ url: server.url }, 'no Slack tokens (SLACK_BOT_TOKEN): serving health routes only');
+/** The action role's connection per service, opened on first use and closed at shutdown. */
+function actionDatabases(config: Config): {
+  get: (s: ServiceConfig) => PostgresActions;
+  close: () => Promise<void>;
+} {
+  const dbs = new Map<string, PostgresActions>();
+  return {
+    get(s) {
+      let db = dbs.get(s.name);
+      if (!db) {
+        db = PostgresActions.forService(config, s);
+        dbs.set(s.name, db);
+      }
+      return db;
+    },
+    async close() {
+      await Promise.allSettled([...dbs.values()].map((d) => d.close()));
+    },
+  };
+}
+
+/**
+ * No Slack tokens: the local console (src/console) in Slack's place, on 127.0.0.1 (AEGIS_CONSOLE_HOST
+ * to change it) at slack.port. With sources configured it runs the steps against them and remediation
+ * against the configured cluster and databases; with none (or no configuration file) it replays the
+ * bundled demo incident, and remediation changes an in-memory stand-in.
+ */
+async function startLocal(fileConfig: Config | undefined, w: Wiring): Promise<void> {
+  const runtime = fileConfig ? await buildRuntime(fileConfig, { logger: w.logger }) : undefined;
+  const host = process.env.AEGIS_CONSOLE_HOST || '127.0.0.1';
+  const common = { logger: w.logger, routes: w.routes, host, steps: STEPS };
+  let handle: ConsoleHandle;
+  const closers: Closer[] = [];
+  if (fileConfig && runtime && runtime.checks.length > 0) {
+    const config = fileConfig;
+    const actionDbs = actionDatabases(config);
+    handle = await startConsole({
+      ...common,
+      config,
+      sources: runtime.sources,
+      port: config.slack.port,
+      demo: false,
+      actions: {
+        ...(runtime.sources.kubernetes
+          ? {
+              cluster: new KubernetesActions({
+                kubeConfig: loadKubeConfig(config.kubernetes),
+                timeoutMs: config.kubernetes.timeout,
+              }),
+            }
+          : {}),
+        databaseFor: actionDbs.get,
+      },
+    });
+    closers.push(
+      { name: 'sources', close: () => runtime.close() },
+      { name: 'action databases', close: () => actionDbs.close() },
+    );
+  } else {
+    await runtime?.close();
+    const config = demoConfig({ port: fileConfig?.slack.port ?? 3000 });
+    const demo = createDemo(await loadRecordings(), { delayMs: 120 });
+    handle = await startConsole({
+      ...common,
+      config,
+      sources: demo.sources,
+      port: config.slack.port,
+      demo: { recordedAt: demo.recordedAt },
+      actions: {
+        cluster: demo.cluster,
+        databaseFor: () => demo.database,
+        follow: { intervalMs: 1000, timeoutMs: 60_000 },
+      },
+    });
+  }
+  w.logger.info(
+    { url: handle.url, demo: !(fileConfig && runtime && runtime.checks.length > 0) },
+    `no Slack tokens (SLACK_BOT_TOKEN): the local console is at ${handle.url}`,
+  );
   installShutdown({
     logger: w.logger,
     markNotReady: () => w.readiness.markShuttingDown(),
-    drain: async () => [],
-    closers: [
-      { name: 'http', close: () => server.close() },
-      { name: 'sources', close: () => runtime.close() },
-    ],
+    drain: (ms) => handle.shutdown(ms),
+    closers,
   });
 }
 

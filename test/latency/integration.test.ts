@@ -93,7 +93,9 @@ describe('latency step against the test bed', () => {
       async () => {
         const r = await report(c, sources());
         const fired = r.escalations.map((e) => e.ruleId);
-        return fired.includes('p99-sustained') && fired.includes('cpu-high') ? r : undefined;
+        // both hot pods read above 90% only once the rate window has filled: wait for that, not the first
+        const bothHot = /CPU 9\d% CRITICAL on 2 of 3 pods$/.test(r.headline);
+        return fired.includes('p99-sustained') && fired.includes('cpu-high') && bothHot ? r : undefined;
       },
       { timeoutMs: 100_000, intervalMs: 2000 },
     );
