@@ -124,6 +124,15 @@ export interface Fault {
   readonly status?: number;
 }
 
+/**
+ * What changed in the emulated workspace, told to onChange listeners as it happens (after the call
+ * that made it succeeded): the local console shows these.
+ */
+export type EmulatorChange =
+  | { readonly kind: 'message'; readonly change: 'posted' | 'updated'; readonly message: EmulatedMessage }
+  | { readonly kind: 'ephemeral'; readonly message: EphemeralMessage }
+  | { readonly kind: 'response'; readonly response: ResponseUrlPost };
+
 export interface SlackApiEmulator {
   /** Base URL, e.g. http://127.0.0.1:41234; the Web API is at `${url}/api/`. */
   readonly url: string;
@@ -138,6 +147,8 @@ export interface SlackApiEmulator {
   responseUrl(id?: string): string;
   /** Called after every answered call. Returns an unsubscribe function. */
   onCall(listener: (call: RecordedCall) => void): () => void;
+  /** Called for every message posted or updated, ephemeral message, and response_url post. Returns an unsubscribe function. */
+  onChange(listener: (change: EmulatorChange) => void): () => void;
   /** Forgets calls, messages, files, responses, views and pending faults. */
   reset(): void;
   stop(): Promise<void>;
@@ -261,6 +272,10 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
   const files = new Map<string, EmulatedFile & { uploaded: boolean }>();
   const faults = new Map<string, Fault[]>();
   const listeners = new Set<(call: RecordedCall) => void>();
+  const changeListeners = new Set<(change: EmulatorChange) => void>();
+  const changed = (change: EmulatorChange) => {
+    for (const l of changeListeners) l(change);
+  };
   let seq = 0;
   let url = '';
 
@@ -326,6 +341,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       ...extra,
     };
     all.push(m);
+    changed({ kind: 'message', change: 'posted', message: m });
     return m;
   };
   const messageJson = (m: EmulatedMessage) => ({
@@ -381,6 +397,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       m.history.push({ text: m.text, ...(m.blocks ? { blocks: m.blocks } : {}) });
       if (typeof args.text === 'string') m.text = args.text;
       if (Array.isArray(args.blocks)) m.blocks = args.blocks;
+      changed({ kind: 'message', change: 'updated', message: m });
       return { channel: c.id, ts: m.ts, text: m.text, message: messageJson(m) };
     },
     'chat.postEphemeral': (args) => {
@@ -389,13 +406,15 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       if (!users.has(user)) throw new SlackApiError('user_not_in_channel');
       checkText(args);
       checkBlocks(args);
-      ephemeral.push({
+      const e: EphemeralMessage = {
         channel: c.id,
         user,
         text: typeof args.text === 'string' ? args.text : '',
         ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}),
         ...(typeof args.thread_ts === 'string' ? { threadTs: args.thread_ts } : {}),
-      });
+      };
+      ephemeral.push(e);
+      changed({ kind: 'ephemeral', message: e });
       return { message_ts: nextTs() };
     },
     'chat.getPermalink': (args) => {
@@ -577,7 +596,9 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
     const call = record('response_url', { id, ...body }, undefined);
     const fault = injected('response_url');
     if (fault) return finish(call, fault);
-    responses.push({ id, body });
+    const response: ResponseUrlPost = { id, body };
+    responses.push(response);
+    changed({ kind: 'response', response });
     return finish(call, { body: { ok: true } });
   };
 
@@ -635,6 +656,10 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
     onCall(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onChange(listener) {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
     },
     reset() {
       calls.length = 0;
