@@ -1,4 +1,9 @@
 import { AppError } from '../domain/errors.ts';
+import { CPU_STEP } from './cpu.ts';
+import { dbStep } from './db.ts';
+import { GOROUTINES_STEP } from './goroutines.ts';
+import { HEAP_STEP } from './heap.ts';
+import { latencyStep } from './latency.ts';
 import type { StepDefinition } from './step.ts';
 
 /**
@@ -6,7 +11,13 @@ import type { StepDefinition } from './step.ts';
  * file in runbook/ and one line here; Slack, the CLI and the console all read this list.
  */
 // biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types; each is typed in its own file
-export const STEPS: readonly StepDefinition<any, any>[] = [];
+export const STEPS: readonly StepDefinition<any, any>[] = [
+  latencyStep,
+  CPU_STEP,
+  HEAP_STEP,
+  dbStep,
+  GOROUTINES_STEP,
+];
 
 // biome-ignore lint/suspicious/noExplicitAny: see STEPS
 export function findStep(name: string): StepDefinition<any, any> {
