@@ -12,7 +12,7 @@ import type { LatencySources } from './runbook/latency.ts';
 import type { StepContext, StepDefinition } from './runbook/step.ts';
 import { KubernetesSource, loadKubeConfig } from './sources/kubernetes.ts';
 import { DatabaseSource } from './sources/postgres.ts';
-import { PprofSource } from './sources/pprof.ts';
+import { busiestPodByCpu, PprofSource } from './sources/pprof.ts';
 import { PrometheusSource } from './sources/prometheus.ts';
 
 /**
@@ -62,17 +62,18 @@ export async function buildRuntime(config: Config, deps: { readonly logger: Logg
   });
   const pprof = perService((s) =>
     s.pprof
-      ? new PprofSource(s, {
-          ...(kube
-            ? { podProxyBase: (ns: string, pod: string, port: number) => kube.podProxyBase(ns, pod, port) }
-            : {}),
-          ...(kube
-            ? { busiestPod: (svc: ServiceConfig, signal?: AbortSignal) => busiestPod(kube, svc, signal) }
-            : {}),
-        })
+      ? new PprofSource(
+          s,
+          kube
+            ? {
+                podProxyBase: (ns, pod, port) => kube.podProxyBase(ns, pod, port),
+                busiestPod: busiestPodByCpu((ns, sel, o) => kube.podMetrics(ns, sel, o)),
+              }
+            : {},
+        )
       : undefined,
   );
-  const podLogs = (s: ServiceConfig): PodLogReader => ({
+  const podLogs = (): PodLogReader => ({
     async recentLogs(service) {
       if (!kube)
         throw new AppError('config', 'no Kubernetes access is configured, so pod logs cannot be read');
@@ -87,7 +88,6 @@ export async function buildRuntime(config: Config, deps: { readonly logger: Logg
         }),
       );
     },
-    ...(s ? {} : {}),
   });
 
   const sources: AllSources = {
@@ -159,18 +159,6 @@ export type AnyStepDefinition = StepDefinition<any, any>;
 
 function podSelector(s: ServiceConfig): string {
   return s.pod_selector ?? `app=${s.deployment}`;
-}
-
-async function busiestPod(kube: KubernetesSource, s: ServiceConfig, signal?: AbortSignal): Promise<string> {
-  const usage = await kube.podMetrics(s.namespace, podSelector(s), signal ? { signal } : {});
-  const cpu = (u: (typeof usage)[number]) => u.containers.reduce((sum, c) => sum + c.cpu, 0);
-  const top = [...usage].sort((a, b) => cpu(b) - cpu(a))[0];
-  if (!top)
-    throw new AppError(
-      'not_found',
-      `no pods of ${s.name} found in namespace ${s.namespace} (selector ${podSelector(s)})`,
-    );
-  return top.name;
 }
 
 /**
