@@ -3,11 +3,7 @@ import {
   AppsV1Api,
   CoreV1Api,
   type KubeConfig,
-  Observable,
-  type ObservableMiddleware,
   PatchStrategy,
-  type RequestContext,
-  type ResponseContext,
   type V1Deployment,
 } from '@kubernetes/client-node';
 import type {
@@ -20,10 +16,12 @@ import type {
 import { AppError, SourceError } from '../domain/errors.ts';
 import { sourceCall } from './http.ts';
 import {
+  type ClientCall,
   type KubernetesAuthConfig,
   loadKubeConfig,
   parseMemoryBytes,
   toKubernetesError,
+  withDeadline,
 } from './kubernetes.ts';
 
 /**
@@ -309,31 +307,13 @@ export class KubernetesActions implements ClusterActions {
     operation: string,
     access: Access,
     contentType: PatchStrategy | undefined,
-    fn: (opts: { middleware: ObservableMiddleware[]; middlewareMergeStrategy: 'append' }) => Promise<T>,
+    fn: ClientCall<T>,
   ): Promise<T> {
     return unwrapped(() =>
       sourceCall(SOURCE, operation, async () => {
         const signal = AbortSignal.timeout(this.timeoutMs);
-        const middleware: ObservableMiddleware = {
-          pre: (ctx: RequestContext) => {
-            ctx.setSignal(signal);
-            // client-node 2 defaults every patch to application/json-patch+json: say which patch this is
-            if (contentType) ctx.setHeaderParam('Content-Type', contentType);
-            return new Observable(Promise.resolve(ctx));
-          },
-          post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
-        };
-        let onAbort: (() => void) | undefined;
-        const aborted = new Promise<never>((_, reject) => {
-          onAbort = () => reject(signal.reason ?? new Error('aborted'));
-          if (signal.aborted) onAbort();
-          else signal.addEventListener('abort', onAbort, { once: true });
-        });
         try {
-          return await Promise.race([
-            fn({ middleware: [middleware], middlewareMergeStrategy: 'append' }),
-            aborted,
-          ]);
+          return await withDeadline(signal, fn, contentType);
         } catch (e) {
           if (signal.aborted) {
             throw new SourceError(SOURCE, operation, 'timeout', `no answer within ${this.timeoutMs} ms`, {
@@ -346,8 +326,6 @@ export class KubernetesActions implements ClusterActions {
           throw new SourceError(SOURCE, operation, 'http_error', mapped.message, {
             cause: new Carried(mapped),
           });
-        } finally {
-          if (onAbort) signal.removeEventListener('abort', onAbort);
         }
       }),
     );

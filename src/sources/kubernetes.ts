@@ -363,34 +363,13 @@ export class KubernetesSource implements Checkable {
   }
 
   /** Runs one API call with a deadline (middleware sets the fetch signal) and maps its failure. */
-  private call<T>(
-    operation: string,
-    options: CallOptions,
-    fn: (opts: { middleware: ObservableMiddleware[]; middlewareMergeStrategy: 'append' }) => Promise<T>,
-  ): Promise<T> {
+  private call<T>(operation: string, options: CallOptions, fn: ClientCall<T>): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return sourceCall(this.name, operation, async () => {
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-      const middleware: ObservableMiddleware = {
-        pre: (ctx: RequestContext) => {
-          ctx.setSignal(signal);
-          return new Observable(Promise.resolve(ctx));
-        },
-        post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
-      };
-      // The generated client does not pass the signal to reading the body: race it as well.
-      let onAbort: (() => void) | undefined;
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(signal.reason ?? new Error('aborted'));
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      });
       try {
-        return await Promise.race([
-          fn({ middleware: [middleware], middlewareMergeStrategy: 'append' }),
-          aborted,
-        ]);
+        return await withDeadline(signal, fn);
       } catch (e) {
         if (timeout.aborted && !options.signal?.aborted) {
           throw new SourceError(this.name, operation, 'timeout', `no answer within ${timeoutMs} ms`, {
@@ -398,10 +377,44 @@ export class KubernetesSource implements Checkable {
           });
         }
         throw toKubernetesError(this.name, operation, e);
-      } finally {
-        if (onAbort) signal.removeEventListener('abort', onAbort);
       }
     });
+  }
+}
+
+export type ClientCall<T> = (opts: {
+  middleware: ObservableMiddleware[];
+  middlewareMergeStrategy: 'append';
+}) => Promise<T>;
+
+/**
+ * Runs one generated-client call bounded by `signal`: a middleware hands the signal to fetch (and sets
+ * the patch content type, which client-node 2 otherwise defaults to JSON patch), and since the client
+ * does not pass the signal on to reading the body, the call is raced against it as well.
+ */
+export async function withDeadline<T>(
+  signal: AbortSignal,
+  fn: ClientCall<T>,
+  contentType?: string,
+): Promise<T> {
+  const middleware: ObservableMiddleware = {
+    pre: (ctx: RequestContext) => {
+      ctx.setSignal(signal);
+      if (contentType) ctx.setHeaderParam('Content-Type', contentType);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
+  };
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason ?? new Error('aborted'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([fn({ middleware: [middleware], middlewareMergeStrategy: 'append' }), aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 
