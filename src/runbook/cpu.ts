@@ -121,6 +121,20 @@ export function parseProfileWords(
 
 export const PROFILE_PARTS = { capture: 'pprof', analysis: 'analysis', flamegraph: 'flame graph' } as const;
 
+/** The report when the service has no pprof endpoint configured: says where to configure one. */
+export function noPprofResult(
+  ctx: StepContext<unknown>,
+  step: string,
+  startedAt: Date,
+  what: string,
+  part: string,
+): StepResult {
+  const reason = `no pprof endpoint configured for service ${ctx.service.name} (services[].pprof)`;
+  return unavailableResult(ctx, step, startedAt, what, reason, [
+    { name: part, status: 'unavailable', reason },
+  ]);
+}
+
 export function unavailableResult(
   ctx: StepContext<unknown>,
   step: string,
@@ -385,11 +399,7 @@ async function runCpu(
   const parts: PartStatus[] = [];
   const port = ctx.sources.pprof?.(service);
   const what = 'CPU profile';
-  if (!port) {
-    const reason = `no pprof endpoint configured for service ${service.name} (services[].pprof)`;
-    parts.push({ name: PROFILE_PARTS.capture, status: 'unavailable', reason });
-    return unavailableResult(ctx, 'cpu', startedAt, what, reason, parts);
-  }
+  if (!port) return noPprofResult(ctx, 'cpu', startedAt, what, PROFILE_PARTS.capture);
 
   const got = await obtainProfile(
     ctx,

@@ -15,6 +15,7 @@ import type { PprofPort, ProfileTarget } from '../sources/pprof.ts';
 import {
   captureWithProgress,
   nextStepsFor,
+  noPprofResult,
   type ProfilingSources,
   parseProfileWords,
   unavailableResult,
@@ -118,11 +119,7 @@ async function runGoroutines(
   const what = 'Goroutine dump';
   const port = ctx.sources.pprof?.(service);
   const next = nextStepsFor('goroutines', args.pod);
-  if (!port) {
-    const reason = `no pprof endpoint configured for service ${service.name} (services[].pprof)`;
-    parts.push({ name: PARTS.first, status: 'unavailable', reason });
-    return unavailableResult(ctx, 'goroutines', startedAt, what, reason, parts);
-  }
+  if (!port) return noPprofResult(ctx, 'goroutines', startedAt, what, PARTS.first);
   let target: ProfileTarget;
   try {
     target = await port.resolveTarget(args.pod, ctx.signal);

@@ -9,11 +9,11 @@ import {
   focusFunction,
   listFinding,
   nextStepsFor,
+  noPprofResult,
   obtainProfile,
   PROFILE_PARTS,
   type ProfilingSources,
   parseProfileWords,
-  unavailableResult,
 } from './cpu.ts';
 import type { StepContext, StepDefinition } from './step.ts';
 
@@ -67,11 +67,7 @@ async function runHeap(
   const parts: PartStatus[] = [];
   const what = 'heap profile';
   const port = ctx.sources.pprof?.(service);
-  if (!port) {
-    const reason = `no pprof endpoint configured for service ${service.name} (services[].pprof)`;
-    parts.push({ name: PROFILE_PARTS.capture, status: 'unavailable', reason });
-    return unavailableResult(ctx, 'heap', startedAt, 'Heap profile', reason, parts);
-  }
+  if (!port) return noPprofResult(ctx, 'heap', startedAt, 'Heap profile', PROFILE_PARTS.capture);
   const got = await obtainProfile(ctx, port, 'heap', 'heap', args.pod, { what }, parts);
   if ('step' in got) return got;
   const { target, fetched, profile } = got;
