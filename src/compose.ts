@@ -10,6 +10,7 @@ import type { ProfilingSources } from './runbook/cpu.ts';
 import type { DbSources, PodLogReader } from './runbook/db.ts';
 import type { LatencySources } from './runbook/latency.ts';
 import type { StepContext, StepDefinition } from './runbook/step.ts';
+import { createSlackCheck } from './slack/check.ts';
 import { KubernetesSource, loadKubeConfig } from './sources/kubernetes.ts';
 import { DatabaseSource } from './sources/postgres.ts';
 import { busiestPodByCpu, PprofSource } from './sources/pprof.ts';
@@ -23,6 +24,8 @@ export type AllSources = LatencySources & DbSources & ProfilingSources;
 
 export interface Runtime {
   readonly sources: AllSources;
+  /** True when the configuration names at least one outside system to diagnose (else: demo console). */
+  readonly live: boolean;
   /** Every configured source's health check, for `aegis doctor` and the console. */
   readonly checks: readonly Checkable[];
   close(): Promise<void>;
@@ -127,10 +130,22 @@ export async function buildRuntime(config: Config, deps: { readonly logger: Logg
       );
     }
   }
-  if (kube) checks.push(kube);
+  checks.push(createSlackCheck({ config }));
+  checks.push(
+    kube ??
+      missing(
+        'kubernetes',
+        config.kubernetes.auth === 'kubeconfig'
+          ? 'no kubeconfig found ($KUBECONFIG, ~/.kube/config)'
+          : 'not configured',
+        'set KUBECONFIG (or kubernetes.auth: in_cluster in a pod): pod metrics, logs, pod-proxy profiles and every cluster action need it',
+      ),
+  );
 
+  const live = config.services.some((s) => s.prometheus || s.pprof || s.database) || kube !== undefined;
   return {
     sources,
+    live,
     checks,
     async close() {
       await Promise.allSettled(databases.map((d) => d.close()));

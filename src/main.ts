@@ -18,6 +18,7 @@ import { remediation } from './slack/remediation.ts';
 import * as render from './slack/render/index.ts';
 import { loadKubeConfig } from './sources/kubernetes.ts';
 import { KubernetesActions } from './sources/kubernetes-actions.ts';
+import { PagerDutyEvents } from './sources/pagerduty.ts';
 import { PostgresActions } from './sources/postgres-actions.ts';
 import { createStore } from './store/index.ts';
 
@@ -82,6 +83,14 @@ async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runSte
     databaseFor: actionDbs.get,
     metricFor: prometheusMetricFor((s) => runtime.sources.prometheus?.(s)),
     log: w.logger,
+    ...(config.secrets.pagerdutyRoutingKey
+      ? {
+          pager: new PagerDutyEvents({
+            eventsUrl: config.paging.events_url,
+            routingKey: config.secrets.pagerdutyRoutingKey,
+          }),
+        }
+      : {}),
   });
   const routes = createOpsRoutes({
     readiness: w.readiness,
@@ -153,7 +162,7 @@ async function startLocal(fileConfig: Config | undefined, w: Wiring): Promise<vo
   const common = { logger: w.logger, routes: w.routes, host, steps: STEPS };
   let handle: ConsoleHandle;
   const closers: Closer[] = [];
-  if (fileConfig && runtime && runtime.checks.length > 0) {
+  if (fileConfig && runtime?.live) {
     const config = fileConfig;
     const actionDbs = actionDatabases(config);
     handle = await startConsole({
@@ -172,6 +181,14 @@ async function startLocal(fileConfig: Config | undefined, w: Wiring): Promise<vo
             }
           : {}),
         databaseFor: actionDbs.get,
+        ...(config.secrets.pagerdutyRoutingKey
+          ? {
+              pager: new PagerDutyEvents({
+                eventsUrl: config.paging.events_url,
+                routingKey: config.secrets.pagerdutyRoutingKey,
+              }),
+            }
+          : {}),
       },
     });
     closers.push(
@@ -196,7 +213,7 @@ async function startLocal(fileConfig: Config | undefined, w: Wiring): Promise<vo
     });
   }
   w.logger.info(
-    { url: handle.url, demo: !(fileConfig && runtime && runtime.checks.length > 0) },
+    { url: handle.url, demo: !(fileConfig && runtime?.live) },
     `no Slack tokens (SLACK_BOT_TOKEN): the local console is at ${handle.url}`,
   );
   installShutdown({
