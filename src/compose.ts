@@ -6,21 +6,24 @@ import type { ServiceConfig } from './config/schema.ts';
 import { AppError } from './domain/errors.ts';
 import type { Checkable, CheckResult } from './domain/ports.ts';
 import type { Logger } from './ops/logger.ts';
+import type { ChecklistSources } from './runbook/checklist.ts';
 import type { ProfilingSources } from './runbook/cpu.ts';
 import type { DbSources, PodLogReader } from './runbook/db.ts';
 import type { LatencySources } from './runbook/latency.ts';
 import type { StepContext, StepDefinition } from './runbook/step.ts';
 import { createSlackCheck } from './slack/check.ts';
+import { HttpProbe } from './sources/http-probe.ts';
 import { KubernetesSource, loadKubeConfig } from './sources/kubernetes.ts';
 import { DatabaseSource } from './sources/postgres.ts';
 import { busiestPodByCpu, PprofSource } from './sources/pprof.ts';
 import { PrometheusSource } from './sources/prometheus.ts';
+import { RedisSource } from './sources/redis.ts';
 
 /**
  * The composition root's half that builds concrete sources from configuration: the only module
  * (with main.ts and cli.ts) that knows which class stands behind each interface the steps use.
  */
-export type AllSources = LatencySources & DbSources & ProfilingSources;
+export type AllSources = LatencySources & DbSources & ProfilingSources & ChecklistSources;
 
 export interface Runtime {
   readonly sources: AllSources;
@@ -76,6 +79,16 @@ export async function buildRuntime(config: Config, deps: { readonly logger: Logg
         )
       : undefined,
   );
+  const redisUrl = config.secrets.redisUrl;
+  const redis =
+    config.redis && redisUrl
+      ? new RedisSource({ url: redisUrl, timeoutMs: config.redis.timeout })
+      : undefined;
+  const api = perService((s) =>
+    s.api
+      ? new HttpProbe({ baseUrl: s.api.url, timeoutMs: s.api.timeout, name: `api ${s.name}` })
+      : undefined,
+  );
   const podLogs = (): PodLogReader => ({
     async recentLogs(service) {
       if (!kube)
@@ -93,23 +106,28 @@ export async function buildRuntime(config: Config, deps: { readonly logger: Logg
     },
   });
 
+  const databaseOf = (s: ServiceConfig): DatabaseSource => {
+    const db = database(s);
+    if (!db) {
+      throw new AppError(
+        'config',
+        s.database
+          ? `the database URL for ${s.name} is not set: export ${s.database.url_env}`
+          : `no database is configured for service ${s.name} (services[].database)`,
+      );
+    }
+    return db;
+  };
   const sources: AllSources = {
     prometheus,
     ...(kube ? { kubernetes: () => kube } : {}),
-    database: (s) => {
-      const db = database(s);
-      if (!db) {
-        throw new AppError(
-          'config',
-          s.database
-            ? `the database URL for ${s.name} is not set: export ${s.database.url_env}`
-            : `no database is configured for service ${s.name} (services[].database)`,
-        );
-      }
-      return db;
-    },
+    database: databaseOf,
+    checklistDatabase: databaseOf,
     ...(kube ? { podLogs } : {}),
     pprof,
+    pprofCheck: pprof,
+    redis: () => redis,
+    api,
   };
 
   const checks: Checkable[] = [];

@@ -61,6 +61,8 @@ const prometheusSchema = z.strictObject({
        */
       container_selector: z.record(labelName, z.string()).optional(),
       container_label_value: z.string().optional(),
+      /** A counter of log lines the service writes, for the checklist's "not excessive logging"; none: unknown. */
+      log_lines_total: metricName.optional(),
     })
     .prefault({}),
 });
@@ -96,6 +98,26 @@ const databaseSchema = z.strictObject({
   connect_timeout: duration.default(5000),
   statement_timeout: duration.default(10_000),
   long_query: duration.default(30_000),
+  /** The application's PostgreSQL role: the checklist reads its statement_timeout (ALTER ROLE … SET). */
+  app_role: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, 'a PostgreSQL role name')
+    .optional(),
+  /** The application's pool size per replica, when the ConfigMap's database.max_connections is not readable. */
+  pool_size: z.number().int().positive().optional(),
+});
+
+/** The service's HTTP API, probed from outside by the checklist (compression, keep-alive, timeouts). */
+const apiSchema = z.strictObject({
+  url: httpUrl,
+  /** The path the probes GET. */
+  path: z
+    .string()
+    .regex(/^\/[^\s]*$/, 'a path starting with /')
+    .default('/api/health'),
+  timeout: duration.default(5000),
+  /** How long the slow-client probe waits for the server to end a request whose headers never finish. */
+  slow_client_window: duration.default(15_000),
 });
 
 const serviceSchema = z.strictObject({
@@ -110,6 +132,7 @@ const serviceSchema = z.strictObject({
   prometheus: prometheusSchema.optional(),
   pprof: pprofSchema.optional(),
   database: databaseSchema.optional(),
+  api: apiSchema.optional(),
 });
 
 /**
@@ -183,7 +206,14 @@ export const configSchema = z
     services: z.array(serviceSchema).min(1, 'expected at least one service'),
     store: z.strictObject({ database_url_env: envName.optional() }).prefault({}),
     grafana: z.strictObject({ url: httpUrl, dashboard_uid: z.string().optional() }).optional(),
-    redis: z.strictObject({ url_env: envName }).optional(),
+    redis: z
+      .strictObject({
+        url_env: envName,
+        timeout: duration.default(5000),
+        /** Keys the checklist samples with SCAN to see which have no expiry. */
+        ttl_sample: z.number().int().min(1).max(10_000).default(200),
+      })
+      .optional(),
     kubernetes: z
       .strictObject({
         /** in_cluster: the pod's service account; kubeconfig: $KUBECONFIG or ~/.kube/config. */

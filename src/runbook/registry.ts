@@ -1,4 +1,5 @@
 import { AppError } from '../domain/errors.ts';
+import { checklistStep } from './checklist.ts';
 import { CPU_STEP } from './cpu.ts';
 import { dbStep } from './db.ts';
 import { GOROUTINES_STEP } from './goroutines.ts';
@@ -17,6 +18,7 @@ export const STEPS: readonly StepDefinition<any, any>[] = [
   HEAP_STEP,
   dbStep,
   GOROUTINES_STEP,
+  checklistStep,
 ];
 
 // biome-ignore lint/suspicious/noExplicitAny: see STEPS

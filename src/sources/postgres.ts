@@ -25,6 +25,28 @@ import { sourceCall } from './http.ts';
  * Every statement starts with MARKER, so pg_stat_statements' copy of the bot's own statements can be
  * left out of the slow-query list too.
  */
+/** What checklistSettings() reads; analysis/checklist-evaluate.ts resolves the effective values. */
+export interface ChecklistSettingsRows {
+  readonly database: string;
+  readonly roleSettings: readonly { anyDatabase: boolean; anyRole: boolean; config: readonly string[] }[];
+  readonly statementTimeout: { raw: string; unit: string; from: string };
+  readonly logMinDuration: { raw: string; unit: string; from: string };
+  readonly maxConnections: number;
+  readonly superuserReserved: number;
+  readonly roleConnections?: number;
+}
+
+export interface IndexUsageRows {
+  readonly seqScans: readonly {
+    table: string;
+    seqScan: number;
+    seqTupRead: number;
+    idxScan: number;
+    liveTuples: number;
+  }[];
+  readonly unused: readonly { index: string; table: string; bytes: number }[];
+}
+
 export const APPLICATION_NAME = 'aegis-bot';
 const MARKER = '/* aegis-bot */';
 /** Longest query text fetched from the server; the analysis redacts and truncates further. */
@@ -458,6 +480,116 @@ export class DatabaseSource implements Checkable {
   }
 
   /** For `aegis doctor` and /readyz: reachable, authenticated, version, pg_stat_statements, a read-only-ish role. */
+  /**
+   * The settings the runbook's Optimization Checklist asks about, for the application's role: its
+   * pg_db_role_setting rows (ALTER ROLE … [IN DATABASE …], ALTER DATABASE …), the server's values of
+   * statement_timeout and log_min_duration_statement, max_connections, and the role's sessions now.
+   * The server value of statement_timeout is the compiled-in default unless postgresql.conf's is
+   * readable (pg_file_settings needs pg_read_all_settings): this session's own is the bot's, not the server's.
+   */
+  checklistSettings(q: { role?: string }): Promise<ChecklistSettingsRows> {
+    return this.readOnly('read settings', async (query) => {
+      const roleRows = await query(
+        `SELECT s.setdatabase = 0 AS any_database, s.setrole = 0 AS any_role, s.setconfig AS config
+           FROM pg_db_role_setting s
+          WHERE (s.setdatabase = 0 OR s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
+            AND (s.setrole = 0 OR s.setrole = (SELECT oid FROM pg_roles WHERE rolname = $1))
+            AND NOT (s.setdatabase = 0 AND s.setrole = 0)`,
+        [q.role ?? null],
+      );
+      const settings = await query(
+        `SELECT name, setting, coalesce(unit, '') AS unit, source, boot_val
+           FROM pg_settings
+          WHERE name IN ('statement_timeout', 'log_min_duration_statement', 'max_connections', 'superuser_reserved_connections')`,
+      );
+      let fileSettings: Row[] = [];
+      try {
+        await query('SAVEPOINT aegis_file_settings');
+        fileSettings = await query(
+          `SELECT name, setting FROM pg_file_settings
+            WHERE name IN ('statement_timeout', 'log_min_duration_statement') AND applied ORDER BY seqno`,
+        );
+        await query('RELEASE SAVEPOINT aegis_file_settings');
+      } catch (e) {
+        if ((e as { code?: string }).code !== '42501') throw e;
+        await query('ROLLBACK TO SAVEPOINT aegis_file_settings');
+      }
+      const [sessions] = q.role
+        ? await query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [q.role])
+        : [undefined];
+      const byName = new Map(settings.map((r) => [String(r.name), r]));
+      const fileValue = new Map(fileSettings.map((r) => [String(r.name), String(r.setting)]));
+      const server = (name: string): { raw: string; unit: string; from: string } => {
+        const r = byName.get(name);
+        const unit = String(r?.unit ?? '');
+        const file = fileValue.get(name);
+        if (file !== undefined)
+          return { raw: file, unit: /^-?\d+$/.test(file) ? unit : '', from: 'postgresql.conf' };
+        // The bot's own session sets statement_timeout; for the server's value fall back to the default.
+        const own = ['client', 'user', 'database', 'database user', 'session'].includes(String(r?.source));
+        return {
+          raw: String(own ? r?.boot_val : r?.setting),
+          unit,
+          from: own ? 'server default' : `server (${String(r?.source)})`,
+        };
+      };
+      return {
+        database: this.database,
+        roleSettings: roleRows.map((r) => ({
+          anyDatabase: r.any_database === true,
+          anyRole: r.any_role === true,
+          config: Array.isArray(r.config) ? (r.config as unknown[]).map(String) : [],
+        })),
+        statementTimeout: server('statement_timeout'),
+        logMinDuration: server('log_min_duration_statement'),
+        maxConnections: Number(byName.get('max_connections')?.setting ?? 0),
+        superuserReserved: Number(byName.get('superuser_reserved_connections')?.setting ?? 0),
+        ...(sessions ? { roleConnections: Number(sessions.n) } : {}),
+      };
+    });
+  }
+
+  /**
+   * Tables read mostly by large sequential scans (seq scans reading at least minRows rows each on
+   * average, more seq scans than index scans) and non-unique indexes never scanned since the
+   * statistics were reset.
+   */
+  indexUsage(q: { minRows: number; minSeqScans: number; limit: number }): Promise<IndexUsageRows> {
+    return this.readOnly('read index usage', async (query) => {
+      const seq = await query(
+        `SELECT schemaname AS schema, relname AS name, seq_scan, seq_tup_read, coalesce(idx_scan, 0) AS idx_scan, n_live_tup
+           FROM pg_stat_user_tables
+          WHERE seq_scan >= $2 AND seq_tup_read / greatest(seq_scan, 1) >= $1 AND seq_scan > coalesce(idx_scan, 0)
+          ORDER BY seq_tup_read DESC
+          LIMIT $3`,
+        [q.minRows, q.minSeqScans, q.limit],
+      );
+      const unused = await query(
+        `SELECT s.schemaname AS schema, s.relname AS table_name, s.indexrelname AS index_name,
+                pg_relation_size(s.indexrelid) AS bytes
+           FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+          WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
+          ORDER BY pg_relation_size(s.indexrelid) DESC
+          LIMIT $1`,
+        [q.limit],
+      );
+      return {
+        seqScans: seq.map((r) => ({
+          table: `${String(r.schema)}.${String(r.name)}`,
+          seqScan: num(r.seq_scan),
+          seqTupRead: num(r.seq_tup_read),
+          idxScan: num(r.idx_scan),
+          liveTuples: num(r.n_live_tup),
+        })),
+        unused: unused.map((r) => ({
+          index: `${String(r.schema)}.${String(r.index_name)}`,
+          table: `${String(r.schema)}.${String(r.table_name)}`,
+          bytes: num(r.bytes),
+        })),
+      };
+    });
+  }
+
   async check(): Promise<CheckResult[]> {
     const label = `postgres ${this.service} (diagnosis role)`;
     const started = performance.now();

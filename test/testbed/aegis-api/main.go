@@ -39,6 +39,11 @@ func main() {
 	pods := flag.Int("pods", 3, "number of simulated pods for the cAdvisor-style series")
 	podHash := flag.String("pod-hash", "", "replica-set hash used in simulated pod names (default: random)")
 	pathologyList := flag.String("pathologies", "", "comma-separated pathologies to enable at start ("+strings.Join(pathologyNames, ",")+")")
+	gzipOn := flag.Bool("gzip", false, "compress responses for clients that accept gzip (checklist: response compression)")
+	readHeaderTimeout := flag.Duration("read-header-timeout", 10*time.Second, "http.Server ReadHeaderTimeout of the API server (checklist: request timeout limits)")
+	writeTimeout := flag.Duration("write-timeout", 0, "http.Server WriteTimeout of the API server (0 = none)")
+	keepAlive := flag.Bool("keep-alive", true, "HTTP keep-alive on the API server (checklist: connection keep-alive)")
+	rateLimitHeader := flag.String("rate-limit-header", "", "value of a RateLimit-Limit header on /api/* responses (empty = none)")
 	exitWithParent := flag.Bool("exit-with-parent", true, "exit when the parent process goes away (keeps test runs from leaking processes)")
 	flag.Parse()
 
@@ -71,7 +76,15 @@ func main() {
 
 	a.load = newLoadGenerator(logger, "http://"+apiLn.Addr().String(), *loadRPS)
 
-	apiServer := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = a.routes()
+	if *rateLimitHeader != "" {
+		handler = withRateLimitHeader(*rateLimitHeader, handler)
+	}
+	if *gzipOn {
+		handler = withGzip(handler)
+	}
+	apiServer := &http.Server{Handler: handler, ReadHeaderTimeout: *readHeaderTimeout, WriteTimeout: *writeTimeout}
+	apiServer.SetKeepAlivesEnabled(*keepAlive)
 	pprofServer := &http.Server{Handler: pprofRoutes(), ReadHeaderTimeout: 10 * time.Second}
 	go serve(logger, "api", apiServer, apiLn)
 	go serve(logger, "pprof", pprofServer, pprofLn)
