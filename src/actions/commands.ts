@@ -4,6 +4,7 @@ import { humanDuration } from '../domain/duration.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
 import { handlerFor } from './execute.ts';
+import { pageProposal } from './page.ts';
 import type { BackendState, ClusterActions, DatabaseActions } from './ports.ts';
 import {
   cancelQueryProposal,
@@ -32,6 +33,11 @@ export interface ActionCommand<A = unknown> {
   parse(words: readonly string[], ctx: { config: Config }): A & { service?: string };
   /** Reads the live state and builds the proposal; throws AppError (out_of_range, not_found, …). */
   propose(args: A, service: ServiceConfig, deps: ActionDeps): Promise<Proposal>;
+  /**
+   * The offer goes into the channel's most recent incident thread (or a new one), not the channel:
+   * `/aegis page` pages for an incident thread.
+   */
+  readonly inThread?: boolean;
 }
 
 const INTEGER = /^\d{1,9}$/;
@@ -259,6 +265,37 @@ const vacuumCommand: ActionCommand<VacuumArgs> = {
   },
 };
 
+type PageArgs = { message?: string };
+const pageCommand: ActionCommand<PageArgs> = {
+  name: 'page',
+  usage: 'page [message]',
+  summary:
+    "Page on-call (PagerDuty) for the channel's latest incident thread, or a new one; the message goes into the page",
+  inThread: true,
+  parse(words) {
+    const message = words.join(' ').trim();
+    if (message.length > 500) throw new AppError('usage', 'keep the page message under 500 characters');
+    return message ? { message } : {};
+  },
+  async propose(args, service, deps) {
+    if (!deps.handlers?.page) {
+      throw new AppError(
+        'config',
+        `paging is not configured: set the PagerDuty routing key in ${deps.config.paging.routing_key_env}`,
+      );
+    }
+    return checked(
+      pageProposal(service, {
+        summary: `${service.name}: ${args.message ?? 'on-call paged from Slack'}`,
+        ...(args.message ? { message: args.message } : {}),
+        reason: `/aegis page${args.message ? ` ${args.message}` : ''}`,
+      }),
+      service,
+      deps,
+    );
+  },
+};
+
 // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
 export const ACTION_COMMAND_DEFINITIONS: readonly ActionCommand<any>[] = [
   scaleCommand,
@@ -267,4 +304,5 @@ export const ACTION_COMMAND_DEFINITIONS: readonly ActionCommand<any>[] = [
   cancelCommand,
   terminateCommand,
   vacuumCommand,
+  pageCommand,
 ];

@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { App } from '@slack/bolt';
+import type { Pager } from '../actions/page.ts';
 import type { ClusterActions, DatabaseActions } from '../actions/ports.ts';
 import { type AllSources, stepContext } from '../compose.ts';
 import type { Config } from '../config/load.ts';
@@ -69,6 +70,8 @@ export interface ConsoleActions {
   /** Default: a MemoryStore (the console is one process and one user). */
   readonly store?: Store;
   readonly follow?: FollowSettings;
+  /** Pages on-call (PagerDuty Events API v2); without it `/aegis page` says paging is not configured. */
+  readonly pager?: Pager;
 }
 
 export interface ConsoleOptions {
@@ -177,6 +180,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
         store: actions.store ?? new MemoryStore(),
         ...(actions.cluster ? { cluster: actions.cluster } : {}),
         ...(actions.databaseFor ? { databaseFor: actions.databaseFor } : {}),
+        ...(actions.pager ? { pager: actions.pager } : {}),
         log,
       })
     : undefined;

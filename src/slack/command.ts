@@ -20,6 +20,7 @@ import { NOT_IN_CHANNEL_ERRORS, slackPlatformError, toUserFacing } from './error
 import type { InFlightTracker } from './in-flight.ts';
 import type { ActionCommandDefinition } from './interactions.ts';
 import type { Log } from './logger.ts';
+import { renderIncidentRoot } from './render/action-messages.ts';
 import { STEP_ACTION_ID } from './render/buttons.ts';
 import type { HelpEntry, RenderedMessage, Renderer, SlackBlock } from './renderer.ts';
 
@@ -55,6 +56,21 @@ export interface ActionCommandWiring {
   readonly definitions: readonly ActionCommandDefinition[];
   /** Built after the App (its client resolves user groups), so read when a command arrives. */
   readonly deps: () => ActionDeps;
+  /**
+   * Called once a step's report is in its incident thread (e.g. auto_page: page without a click when a
+   * "page immediately" rule fired). Its failures go through the error path into the thread.
+   */
+  readonly afterReport?: (posted: ReportPosted) => Promise<void>;
+}
+
+/** A report as posted: the result, and the incident thread it is in. */
+export interface ReportPosted {
+  readonly result: StepResult;
+  readonly channel: string;
+  readonly threadTs: string;
+  readonly teamId?: string;
+  readonly userId: string;
+  readonly client: webApi.WebClient;
 }
 
 export type ParsedCommand =
@@ -316,6 +332,21 @@ async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
     });
     root = { channel: posted.channel ?? channel, ts: posted.ts as string, threadTs: origin.thread?.ts };
     const rootNow = root;
+    if (!origin.thread && deps.actionCommands) {
+      // a new incident thread: `/aegis page` and the paging buttons find it in the store
+      await deps.actionCommands
+        .deps()
+        .store.recordIncidentThread({
+          channel: root.channel,
+          threadTs: root.ts,
+          service: service.name,
+          step: step.name,
+          createdAt: new Date(),
+        })
+        .catch((error: unknown) =>
+          log.warn({ ...context, err: error }, 'could not record the incident thread in the store'),
+        );
+    }
     if (channel !== origin.channelId) {
       await tellUser(job, log, {
         response_type: 'ephemeral',
@@ -354,6 +385,16 @@ async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
       } as webApi.FilesUploadV2Arguments);
     }
     log.info({ ...context, channel: root.channel, ts: root.ts, severity: result.severity }, 'step reported');
+    if (deps.actionCommands?.afterReport) {
+      await deps.actionCommands.afterReport({
+        result,
+        channel: root.channel,
+        threadTs: root.threadTs ?? root.ts,
+        ...(origin.teamId ? { teamId: origin.teamId } : {}),
+        userId: origin.userId,
+        client,
+      });
+    }
   } catch (error) {
     try {
       await reportFailure(deps, job, error, root, channel);
@@ -438,16 +479,53 @@ async function offerAction(
   };
   try {
     if (!deps.actionCommands) throw new AppError('usage', 'actions are not available in this deployment');
-    const offer = await parsed.command.execute(parsed.args, {
-      service: parsed.service,
-      deps: deps.actionCommands.deps(),
+    const actionDeps = deps.actionCommands.deps();
+    const offer = await parsed.command.execute(parsed.args, { service: parsed.service, deps: actionDeps });
+    const channel = incidentChannel(origin, deps.config);
+    const threadTs = parsed.command.inThread
+      ? await incidentThreadFor(actionDeps, client, channel, parsed, command)
+      : undefined;
+    await client.chat.postMessage({
+      channel,
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      ...message(offer),
+      unfurl_links: false,
     });
-    await client.chat.postMessage({ channel: incidentChannel(origin, deps.config), ...message(offer) });
   } catch (error) {
     await respond(errorAnswer(deps, error, context)).catch((e: unknown) =>
       deps.log.warn({ ...context, err: e }, 'could not answer an action command'),
     );
   }
+}
+
+/**
+ * Slash commands carry no thread: the channel's most recent incident thread, or a new one (a root
+ * message, recorded in the store) when the channel has none.
+ */
+async function incidentThreadFor(
+  actionDeps: ActionDeps,
+  client: webApi.WebClient,
+  channel: string,
+  parsed: ActionCommand,
+  command: SlashCommand,
+): Promise<string> {
+  const latest = await actionDeps.store.latestIncidentThread(channel);
+  if (latest) return latest.threadTs;
+  const root = renderIncidentRoot({
+    command: `${AEGIS_COMMAND} ${command.text.trim()}`,
+    userId: command.user_id,
+    service: parsed.service.name,
+  });
+  const posted = await client.chat.postMessage({ channel, ...message(root), unfurl_links: false });
+  const ts = posted.ts as string;
+  await actionDeps.store.recordIncidentThread({
+    channel: posted.channel ?? channel,
+    threadTs: ts,
+    service: parsed.service.name,
+    step: parsed.command.name,
+    createdAt: (actionDeps.now ?? (() => new Date()))(),
+  });
+  return ts;
 }
 
 /** Help, usage and errors are answered in the acknowledgement itself; a step goes on after it. */

@@ -437,6 +437,8 @@ export interface ActionCommandDefinition {
   readonly summary: string;
   parse(words: readonly string[], ctx: { config: Config }): { service?: string };
   execute(args: { service?: string }, ctx: ActionCommandContext): Promise<RenderedMessage>;
+  /** The offer goes into the channel's most recent incident thread, or a new one (`/aegis page`). */
+  readonly inThread?: boolean;
 }
 
 export const ACTION_COMMANDS: readonly ActionCommandDefinition[] = ACTION_COMMAND_DEFINITIONS.map(
@@ -444,6 +446,7 @@ export const ACTION_COMMANDS: readonly ActionCommandDefinition[] = ACTION_COMMAN
     name: c.name,
     usage: c.usage,
     summary: c.summary,
+    ...(c.inThread ? { inThread: true } : {}),
     parse: (words, ctx) => c.parse(words, ctx),
     async execute(args, ctx) {
       return renderProposalOffer(await c.propose(args, ctx.service, ctx.deps));

@@ -1,7 +1,8 @@
+import { type Pager, pageHandler } from '../actions/page.ts';
 import type { ReminderLoop } from '../actions/reminders.ts';
 import type { ActionDeps } from '../actions/types.ts';
 import type { SlackApp } from './app.ts';
-import type { ActionCommandWiring } from './command.ts';
+import type { ActionCommandWiring, ReportPosted } from './command.ts';
 import {
   ACTION_COMMANDS,
   type FollowSettings,
@@ -10,9 +11,13 @@ import {
   slackGroupsOf,
 } from './interactions.ts';
 import type { Log } from './logger.ts';
+import { autoPageAfterReport, registerPaging } from './paging.ts';
 
-/** Everything of ActionDeps but how user groups are resolved, which needs the App's Web API client. */
-export type RemediationDeps = Omit<ActionDeps, 'groupsOf'>;
+/**
+ * Everything of ActionDeps but how user groups are resolved, which needs the App's Web API client; and
+ * the pager (PagerDuty), when paging is configured.
+ */
+export type RemediationDeps = Omit<ActionDeps, 'groupsOf'> & { readonly pager?: Pager };
 
 export interface Remediation {
   /** Pass to createSlackApp: the action subcommands, reading the deps once they are wired. */
@@ -34,8 +39,10 @@ export interface Remediation {
  * the command router, the `aegis_action:*` click handlers, and reminders of temporary changes. Group
  * membership is resolved through the App's own client (usergroups.users.list, cached briefly).
  */
-export function remediation(deps: RemediationDeps): Remediation {
+export function remediation(remedy: RemediationDeps): Remediation {
+  const { pager, ...deps } = remedy;
   let wired: ActionDeps | undefined;
+  let afterReport: ((r: ReportPosted) => Promise<void>) | undefined;
   return {
     actionCommands: {
       definitions: ACTION_COMMANDS,
@@ -43,11 +50,31 @@ export function remediation(deps: RemediationDeps): Remediation {
         if (!wired) throw new Error('remediation used before it was wired to the Slack app');
         return wired;
       },
+      ...(pager
+        ? {
+            afterReport: async (r: ReportPosted) => {
+              if (!afterReport) throw new Error('remediation used before it was wired to the Slack app');
+              await afterReport(r);
+            },
+          }
+        : {}),
     },
     wire(slack, options) {
-      wired = { ...deps, groupsOf: slackGroupsOf(slack.app.client, { token: options.botToken }) };
+      // Page clicks bind a handler to their own thread (slack/paging.ts); the generic click handlers
+      // leave "page" alone, and commands see a handler that checks a page before it is offered.
+      const { page: _page, ...others } = deps.handlers ?? {};
+      const base = {
+        ...deps,
+        handlers: others,
+        groupsOf: slackGroupsOf(slack.app.client, { token: options.botToken }),
+      };
+      wired = pager ? { ...base, handlers: { ...others, page: pageHandler(pager) } } : base;
+      if (pager) {
+        registerPaging(slack.app, { actions: base, pager, log: options.log, inFlight: slack.inFlight });
+        afterReport = autoPageAfterReport({ actions: base, pager, log: options.log });
+      }
       const interactions = registerInteractions(slack.app, {
-        actions: wired,
+        actions: base,
         log: options.log,
         inFlight: slack.inFlight,
         botToken: options.botToken,

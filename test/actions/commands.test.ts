@@ -34,7 +34,7 @@ describe('parsing the action subcommands', () => {
   const parse = (name: string, text: string) =>
     command(name).parse(text.split(' ').filter(Boolean), { config });
 
-  it('lists scale, memory, pool, cancel, terminate and vacuum with usage and summary', () => {
+  it('lists scale, memory, pool, cancel, terminate, vacuum and page with usage and summary', () => {
     expect(ACTION_COMMANDS.map((c) => c.usage)).toEqual([
       'scale [replicas] [service]',
       'memory <limit> [service]',
@@ -42,6 +42,7 @@ describe('parsing the action subcommands', () => {
       'cancel <pid> [service]',
       'terminate <pid> [service]',
       'vacuum <table> [service]',
+      'page [message]',
     ]);
     for (const c of ACTION_COMMANDS) expect(c.summary.length).toBeGreaterThan(10);
   });

@@ -216,3 +216,134 @@ export function renderFollowLine(
   }[kind];
   return message(text, [section(body(`${emoji} ${escapeMrkdwn(text)}`))]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Paging on-call
+
+/** The root of an incident thread started by a command that needs one (`/aegis page` in a quiet channel). */
+export function renderIncidentRoot(o: { command: string; userId: string; service: string }): RenderedMessage {
+  return message(`Incident thread: ${o.command}`, [
+    section(
+      body(
+        `:rotating_light: *Incident thread* for ${escapeMrkdwn(o.service)}, started by ${userMention(o.userId)} with \`${escapeMrkdwn(oneLine(o.command))}\``,
+      ),
+    ),
+    context(['Pages, findings and follow-ups about this incident go into this thread.']),
+  ]);
+}
+
+/** Proposal buttons sharing one action_id in one block: Slack wants "#2", "#3" on the repeats. */
+function numbered(list: readonly (Proposal | undefined)[], label?: (p: Proposal) => string): ActionsBlock[] {
+  const elements: Button[] = [];
+  for (const p of list) {
+    const made = p ? proposalButton(p) : undefined;
+    if (!p || !made) continue;
+    // the button says what it does again ("Retry: …"); its value stays the very same proposal
+    const b = label
+      ? { ...made, text: plain(truncatePlain(oneLine(label(p)), SLACK_LIMITS.buttonText)) }
+      : made;
+    const n = elements.filter((e) => e.action_id?.replace(/#\d+$/, '') === b.action_id).length;
+    elements.push(n ? { ...b, action_id: `${b.action_id}#${n + 1}` } : b);
+  }
+  return elements.length ? [{ type: 'actions', elements }] : [];
+}
+
+export interface PageSentView {
+  readonly dedupKey: string;
+  readonly at: Date;
+  /** Slack user ID, or undefined for auto_page. */
+  readonly actor?: string;
+  readonly oncallGroup?: string;
+  readonly summary?: string;
+  readonly severity?: string;
+  /** auto_page: why the bot paged without a click. */
+  readonly auto?: string;
+  readonly acknowledge?: Proposal;
+  readonly resolve?: Proposal;
+}
+
+/** "Paged on-call: incident <key> (PagerDuty accepted) by <@U…> at <time>", with Acknowledge / Resolve. */
+export function renderPageSent(o: PageSentView): RenderedMessage {
+  const key = `\`${escapeMrkdwn(o.dedupKey)}\``;
+  const who = o.actor ? ` by ${userMention(o.actor)}` : '';
+  const lines = [
+    o.auto
+      ? `:rotating_light: *Paged automatically*: ${escapeMrkdwn(o.auto)}\nIncident ${key} (PagerDuty accepted) at ${slackDate(o.at)}`
+      : `:rotating_light: *Paged on-call*: incident ${key} (PagerDuty accepted)${who} at ${slackDate(o.at)}`,
+  ];
+  if (o.oncallGroup) lines.push(`${groupMention(o.oncallGroup)}: you are paged about this thread.`);
+  const sent = [o.severity ? `severity ${o.severity}` : '', o.summary ? `“${o.summary}”` : '']
+    .filter(Boolean)
+    .join(', ');
+  const text = o.auto
+    ? `Paged automatically: ${o.auto}`
+    : `Paged on-call: incident ${o.dedupKey} (PagerDuty accepted)`;
+  return message(text, [
+    section(body(lines.join('\n'))),
+    ...(sent ? [context([body(`Sent: ${escapeMrkdwn(sent)} · recorded in the audit log`)])] : []),
+    ...numbered([o.acknowledge, o.resolve]),
+  ]);
+}
+
+/** An acknowledge or resolve that PagerDuty accepted. */
+export function renderPageUpdated(o: {
+  event: 'acknowledge' | 'resolve';
+  dedupKey: string;
+  actor: string;
+  at: Date;
+  resolve?: Proposal;
+}): RenderedMessage {
+  const done = o.event === 'acknowledge' ? 'acknowledged' : 'resolved';
+  const emoji = o.event === 'acknowledge' ? ':eyes:' : ':white_check_mark:';
+  return message(`Incident ${o.dedupKey} ${done} in PagerDuty`, [
+    section(
+      body(
+        `${emoji} ${userMention(o.actor)} ${done} incident \`${escapeMrkdwn(o.dedupKey)}\` in PagerDuty at ${slackDate(o.at)}`,
+      ),
+    ),
+    ...numbered([o.resolve]),
+  ]);
+}
+
+/** A page that PagerDuty did not accept: said plainly, never as sent, with a Retry of the same page. */
+export function renderPageFailed(o: {
+  message: string;
+  actor?: string;
+  retry?: Proposal;
+  auto?: string;
+  event?: 'trigger' | 'acknowledge' | 'resolve';
+}): RenderedMessage {
+  const what =
+    o.event === 'acknowledge'
+      ? 'Acknowledge NOT sent'
+      : o.event === 'resolve'
+        ? 'Resolve NOT sent'
+        : 'Page NOT sent';
+  const who = o.auto
+    ? `automatic page (${escapeMrkdwn(o.auto)})`
+    : o.actor
+      ? `asked by ${userMention(o.actor)}`
+      : '';
+  return message(`${what}: ${o.message}`, [
+    section(body(`:x: *${what}*: ${escapeMrkdwn(o.message)}${who ? `\n${who}` : ''}`)),
+    context(['Nobody was paged by this attempt. Recorded in the audit log.']),
+    ...numbered([o.retry], (p) => `Retry: ${p.label}`),
+  ]);
+}
+
+/** The message shortcut: the message and its link, and the confirm-dialog button that pages. */
+export function renderPageOffer(
+  p: Proposal,
+  o: { requestedBy: string; permalink?: string },
+): RenderedMessage {
+  const quoted = typeof p.params.message === 'string' ? p.params.message : '';
+  const lines = [
+    `:rotating_light: ${userMention(o.requestedBy)} wants to page on-call about ${o.permalink ? `<${o.permalink}|this message>` : 'this message'}:`,
+    ...(quoted ? [`>${escapeMrkdwn(oneLine(quoted))}`] : []),
+  ];
+  return message(`${p.label}: ${p.change.what}`, [
+    section(body(lines.join('\n'))),
+    context([body(`_${escapeMrkdwn(p.reason)}_ · confirm with the button; the click pages`)]),
+    ...buttons([proposalButton(p)]),
+  ]);
+}

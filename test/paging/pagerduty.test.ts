@@ -1,0 +1,169 @@
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SourceError } from '../../src/domain/errors.ts';
+import { observeSourceCalls } from '../../src/sources/http.ts';
+import { PagerDutyEvents } from '../../src/sources/pagerduty.ts';
+
+const PD = 'https://events.pagerduty.test';
+const ROUTING_KEY = 'R0UTINGKEYSECRET0123456789abcdef';
+
+function events(sleeps: number[] = [], attempts = 4) {
+  return new PagerDutyEvents({
+    eventsUrl: `${PD}/v2/enqueue`,
+    routingKey: ROUTING_KEY,
+    attempts,
+    baseDelayMs: 100,
+    maxDelayMs: 250,
+    timeoutMs: 2000,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+  });
+}
+
+const trigger = {
+  event_action: 'trigger' as const,
+  dedup_key: 'aegis-T0AEGIS-C0INCIDENT-1700000000.000100',
+  payload: {
+    summary: 'aegis-api: error rate 7.2%',
+    source: 'aegis/aegis-api',
+    severity: 'critical' as const,
+  },
+  links: [
+    { href: 'https://aegis.slack.com/archives/C0INCIDENT/p1700000000000100', text: 'Slack incident thread' },
+  ],
+};
+
+async function failure(p: Promise<unknown>): Promise<SourceError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof SourceError) return e;
+    throw e;
+  }
+  throw new Error('expected the event to be refused');
+}
+
+beforeEach(() => {
+  nock.disableNetConnect();
+});
+afterEach(() => {
+  nock.cleanAll();
+  nock.enableNetConnect();
+});
+
+describe('PagerDutyEvents (Events API v2)', () => {
+  it('posts the documented trigger body with the routing key and reads the 202 answer', async () => {
+    let sent: Record<string, unknown> | undefined;
+    const scope = nock(PD)
+      .post('/v2/enqueue', (b) => {
+        sent = b;
+        return true;
+      })
+      .matchHeader('content-type', /application\/json/)
+      .reply(202, { status: 'success', message: 'Event processed', dedup_key: trigger.dedup_key });
+    const accepted = await events().send(trigger);
+    expect(accepted).toEqual({ dedupKey: trigger.dedup_key, message: 'Event processed', attempts: 1 });
+    expect(sent).toEqual({ routing_key: ROUTING_KEY, ...trigger });
+    scope.done();
+  });
+
+  it('cuts a summary longer than 1024 characters, as the API requires', async () => {
+    let summary = '';
+    nock(PD)
+      .post('/v2/enqueue', (b) => {
+        summary = b.payload.summary;
+        return true;
+      })
+      .reply(202, { status: 'success', message: 'Event processed', dedup_key: 'k' });
+    await events().send({ ...trigger, payload: { ...trigger.payload, summary: 'x'.repeat(2000) } });
+    expect(summary).toHaveLength(1024);
+    expect(summary.endsWith('…')).toBe(true);
+  });
+
+  it('sends acknowledge and resolve with the dedup_key and no payload', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    nock(PD)
+      .post('/v2/enqueue', (b) => {
+        bodies.push(b);
+        return true;
+      })
+      .times(2)
+      .reply(202, { status: 'success', message: 'Event processed', dedup_key: 'inc-1' });
+    await events().send({ event_action: 'acknowledge', dedup_key: 'inc-1' });
+    await events().send({ event_action: 'resolve', dedup_key: 'inc-1' });
+    expect(bodies).toEqual([
+      { routing_key: ROUTING_KEY, event_action: 'acknowledge', dedup_key: 'inc-1' },
+      { routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: 'inc-1' },
+    ]);
+  });
+
+  it('fails at once on 400 (invalid event) with PagerDuty’s words, without retrying', async () => {
+    const sleeps: number[] = [];
+    const scope = nock(PD)
+      .post('/v2/enqueue')
+      .reply(400, {
+        status: 'invalid event',
+        message: 'Event object is invalid',
+        errors: [
+          "'payload.severity' is invalid (must be one of the following: 'critical', 'warning', 'error' or 'info')",
+        ],
+      });
+    const e = await failure(events(sleeps).send(trigger));
+    expect(e.source).toBe('pagerduty');
+    expect(e.reason).toBe('refused');
+    expect(e.message).toContain('HTTP 400 invalid event: Event object is invalid');
+    expect(e.message).toContain("'payload.severity' is invalid");
+    expect(sleeps).toEqual([]);
+    scope.done();
+  });
+
+  it('retries a 429 with exponential backoff, then succeeds', async () => {
+    const sleeps: number[] = [];
+    const scope = nock(PD)
+      .post('/v2/enqueue')
+      .times(2)
+      .reply(429, {
+        status: 'throttle event',
+        message: 'Requests for this service are arriving too quickly.',
+      })
+      .post('/v2/enqueue')
+      .reply(202, { status: 'success', message: 'Event processed', dedup_key: trigger.dedup_key });
+    const accepted = await events(sleeps).send(trigger);
+    expect(accepted.attempts).toBe(3);
+    expect(sleeps).toEqual([100, 200]);
+    scope.done();
+  });
+
+  it('gives up after a bounded number of attempts, the backoff capped', async () => {
+    const sleeps: number[] = [];
+    const scope = nock(PD).post('/v2/enqueue').times(4).reply(503, 'upstream unavailable');
+    const e = await failure(events(sleeps, 4).send(trigger));
+    expect(e.message).toBe('pagerduty: send trigger failed: HTTP 503; gave up after 4 attempts');
+    expect(sleeps).toEqual([100, 200, 250]);
+    scope.done();
+  });
+
+  it('reports a network failure plainly after retrying, and never leaks the routing key', async () => {
+    const scope = nock(PD)
+      .post('/v2/enqueue')
+      .times(2)
+      .replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    const e = await failure(events([], 2).send(trigger));
+    expect(e.message).toBe(
+      'pagerduty: send trigger failed: cannot connect (ECONNRESET); gave up after 2 attempts',
+    );
+    expect(e.cause).toBeUndefined();
+    expect(JSON.stringify({ message: e.message, stack: e.stack })).not.toContain(ROUTING_KEY);
+    scope.done();
+  });
+
+  it('tells the source-call observers how it went', async () => {
+    const seen: string[] = [];
+    const stop = observeSourceCalls((c) => seen.push(`${c.source} ${c.operation} ${c.outcome}`));
+    nock(PD).post('/v2/enqueue').reply(400, { status: 'invalid event', message: 'bad', errors: [] });
+    await failure(events().send(trigger));
+    stop();
+    expect(seen).toEqual(['pagerduty send trigger refused']);
+  });
+});
