@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import type { App, BlockAction, ButtonAction, webApi } from '@slack/bolt';
 import { ACTION_COMMAND_DEFINITIONS, type ActionCommand } from '../actions/commands.ts';
-import { ForbiddenError } from '../actions/errors.ts';
 import { ACTION_HANDLERS, approveRequest, executeProposal } from '../actions/execute.ts';
 import { type FollowLine, followRollout } from '../actions/follow.ts';
 import { onceKey } from '../actions/once-key.ts';
@@ -17,13 +16,9 @@ import type { Log } from './logger.ts';
 import {
   APPROVE_ACTION_PATTERN,
   renderActionDone,
-  renderAlready,
   renderApprovalClosed,
-  renderApprovalPending,
-  renderApprovalRequest,
   renderFailed,
   renderFollowLine,
-  renderForbidden,
   renderProposalOffer,
   renderRefused,
   renderReminder,
@@ -31,6 +26,7 @@ import {
 import type { RenderedMessage } from './render/blocks.ts';
 import { PROPOSAL_ACTION_PREFIX, parseActionId } from './render/buttons.ts';
 import { renderError } from './render/notices.ts';
+import { deliverCommonOutcome, plainMessage, toThread, toUser, type Where } from './thread-post.ts';
 
 /**
  * The clicks on remediation buttons, and the action subcommands. Handlers ack at once, then run the
@@ -124,13 +120,6 @@ function background(
   // a shutdown that gives up waiting aborts the work: following a rollout stops and says so
   if (deps.inFlight) deps.inFlight.track(job, describe, abort);
   else job.catch((e: unknown) => deps.log.error({ err: e }, `${describe} failed`));
-}
-
-interface Where {
-  readonly channel?: string;
-  readonly messageTs?: string;
-  readonly threadTs?: string;
-  readonly user: string;
 }
 
 function whereOf(body: Click): Where {
@@ -231,6 +220,7 @@ async function deliver(
   o: ActionOutcome,
   signal?: AbortSignal,
 ): Promise<void> {
+  if (await deliverCommonOutcome(client, where, o)) return;
   switch (o.status) {
     case 'done': {
       await toThread(client, where, renderActionDone(o));
@@ -245,22 +235,9 @@ async function deliver(
       }
       return;
     }
-    case 'already':
-      await toUser(client, where, renderAlready(o));
-      return;
-    case 'awaiting_approval':
-      if (o.created) await toThread(client, where, renderApprovalRequest(o));
-      else await toUser(client, where, renderApprovalPending(o));
-      return;
     case 'refused': {
       const e = o.error;
-      if (e instanceof ForbiddenError) {
-        await toUser(
-          client,
-          where,
-          renderForbidden({ message: e.message, allowed: e.allowed, verb: e.verb, reason: e.reason }),
-        );
-      } else if (e.code === 'conflict') {
+      if (e.code === 'conflict') {
         // the state changed: everyone in the thread should know, and anyone may take the fresh proposal
         await toThread(
           client,
@@ -329,42 +306,6 @@ async function reportError(
     await toUser(client, where, renderError(message, ref));
   } catch (e) {
     deps.log.error({ ...context, err: e, cause: error }, 'could not tell the user about a failed click');
-  }
-}
-
-function plainMessage(m: RenderedMessage): { text: string; blocks: RenderedMessage['blocks'] } {
-  return { text: m.text, blocks: [...m.blocks] };
-}
-
-async function toThread(
-  client: webApi.WebClient,
-  where: Where,
-  m: RenderedMessage,
-): Promise<string | undefined> {
-  if (!where.channel) throw new AppError('usage', 'no channel to post in');
-  const res = await client.chat.postMessage({
-    channel: where.channel,
-    ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
-    ...plainMessage(m),
-    unfurl_links: false,
-    unfurl_media: false,
-  });
-  return res.ts;
-}
-
-async function toUser(client: webApi.WebClient, where: Where, m: RenderedMessage): Promise<void> {
-  if (!where.channel) throw new AppError('usage', 'no channel to answer in');
-  try {
-    await client.chat.postEphemeral({
-      channel: where.channel,
-      user: where.user,
-      ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
-      ...plainMessage(m),
-    });
-  } catch (e) {
-    // an ephemeral message needs the user in the channel; the thread is the fallback
-    if (slackPlatformError(e) !== 'user_not_in_channel') throw e;
-    await toThread(client, where, m);
   }
 }
 

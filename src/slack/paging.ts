@@ -1,5 +1,4 @@
 import type { App, BlockAction, ButtonAction, MessageShortcut, webApi } from '@slack/bolt';
-import { ForbiddenError } from '../actions/errors.ts';
 import { executeProposal } from '../actions/execute.ts';
 import { onceKey } from '../actions/once-key.ts';
 import {
@@ -16,22 +15,18 @@ import { findService } from '../config/load.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
 import type { ReportPosted } from './command.ts';
-import { slackPlatformError, toUserFacing } from './errors.ts';
+import { toUserFacing } from './errors.ts';
 import type { InFlightTracker } from './in-flight.ts';
 import type { Log } from './logger.ts';
 import {
-  renderAlready,
-  renderApprovalPending,
-  renderApprovalRequest,
-  renderForbidden,
   renderPageFailed,
   renderPageOffer,
   renderPageSent,
   renderPageUpdated,
   renderRefused,
 } from './render/action-messages.ts';
-import type { RenderedMessage } from './render/blocks.ts';
 import { renderError } from './render/notices.ts';
+import { deliverCommonOutcome, toThread, toUser } from './thread-post.ts';
 
 /**
  * Paging on-call from Slack: the "Page on-call" buttons (on findings, offers, Retry) and Acknowledge /
@@ -154,6 +149,7 @@ async function deliver(
   o: ActionOutcome,
   sent: ReturnType<ReturnType<typeof pageHandler>['sent']>,
 ): Promise<void> {
+  if (await deliverCommonOutcome(client, where, o)) return;
   switch (o.status) {
     case 'done': {
       if (!sent) throw new Error('a page reported done without an accepted event');
@@ -222,22 +218,9 @@ async function deliver(
         }),
       );
       return;
-    case 'already':
-      await toUser(client, where, renderAlready(o));
-      return;
-    case 'awaiting_approval':
-      if (o.created) await toThread(client, where, renderApprovalRequest(o));
-      else await toUser(client, where, renderApprovalPending(o));
-      return;
     case 'refused': {
       const e = o.error;
-      if (e instanceof ForbiddenError) {
-        await toUser(
-          client,
-          where,
-          renderForbidden({ message: e.message, allowed: e.allowed, verb: e.verb, reason: e.reason }),
-        );
-      } else if (e.code === 'source') {
+      if (e.code === 'source') {
         // e.g. the store could not be read: the page did not go out, and the thread should know
         await toThread(
           client,
@@ -403,33 +386,5 @@ async function reportError(
     await toUser(client, where, renderError(message, ref));
   } catch (e) {
     deps.log.error({ ...context, err: e, cause: error }, 'could not tell the user about a failed page');
-  }
-}
-
-function plain(m: RenderedMessage): { text: string; blocks: RenderedMessage['blocks'] } {
-  return { text: m.text, blocks: [...m.blocks] };
-}
-
-async function toThread(client: webApi.WebClient, where: Where, m: RenderedMessage): Promise<void> {
-  await client.chat.postMessage({
-    channel: where.channel,
-    thread_ts: where.threadTs,
-    ...plain(m),
-    unfurl_links: false,
-    unfurl_media: false,
-  });
-}
-
-async function toUser(client: webApi.WebClient, where: Where, m: RenderedMessage): Promise<void> {
-  try {
-    await client.chat.postEphemeral({
-      channel: where.channel,
-      user: where.user,
-      thread_ts: where.threadTs,
-      ...plain(m),
-    });
-  } catch (e) {
-    if (slackPlatformError(e) !== 'user_not_in_channel') throw e;
-    await toThread(client, where, m);
   }
 }
