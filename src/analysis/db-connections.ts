@@ -1,4 +1,5 @@
 import type { Finding, Proposal } from '../domain/finding.ts';
+import { poolProposal } from '../domain/proposals.ts';
 import type { Severity } from '../domain/severity.ts';
 import { poolAdvice } from './db-advice.ts';
 import type { ConnectionsSnapshot } from './db-types.ts';
@@ -151,20 +152,12 @@ export function analyzePoolLogs(input: PoolInput): PoolAnalysis {
   return {
     finding,
     exhaustedLines: total,
-    proposal: {
-      action: 'set_pool_size',
-      label: `Set pool size to ${size}`,
-      change: { what: `database.max_connections in ConfigMap ${input.configmap}`, from, to: String(size) },
-      service: input.service,
-      params: {
-        configmap: input.configmap,
-        namespace: input.namespace,
-        key: 'database.max_connections',
-        from,
-        to: size,
-      },
-      reason: 'db.pool',
-      danger: false,
-    },
+    proposal: poolProposal(
+      { name: input.service, namespace: input.namespace, configmap: input.configmap },
+      from,
+      size,
+      false,
+      `"connection pool exhausted" logged ${total} time${total === 1 ? '' : 's'} recently (runbook: Connection Pool Exhaustion)`,
+    ),
   };
 }

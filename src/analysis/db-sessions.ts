@@ -1,5 +1,6 @@
 import { humanDuration } from '../domain/duration.ts';
 import type { Field, Finding, Proposal } from '../domain/finding.ts';
+import { type BackendTarget, cancelQueryProposal, terminateSessionProposal } from '../domain/proposals.ts';
 import { lockAdvice, longQueryAdvice } from './db-advice.ts';
 import { formatThreshold } from './db-statements.ts';
 import type { LockWaitRow, SessionRow } from './db-types.ts';
@@ -56,39 +57,15 @@ function queryText(s: SessionRow, max = QUERY_MAX): string {
   return s.query ? redactSql(s.query, { maxLength: max }) : '(query text not visible to the bot role)';
 }
 
-export function cancelProposal(
-  service: string,
-  s: SessionRow,
-  p: BackendParams,
-  reason: string,
-  running: string,
-): Proposal {
+function backend(p: BackendParams, running: string): BackendTarget {
+  const { pid, backendStart, queryStart, database, ...extra } = p;
   return {
-    action: 'cancel_query',
-    label: `Cancel query (pid ${s.pid})`,
-    change: { what: `query on pid ${s.pid}`, from: running, to: 'cancelled' },
-    service,
-    params: p,
-    reason,
-    danger: false,
-  };
-}
-
-export function terminateProposal(
-  service: string,
-  s: SessionRow,
-  p: BackendParams,
-  reason: string,
-  running: string,
-): Proposal {
-  return {
-    action: 'terminate_session',
-    label: `Terminate session (pid ${s.pid})`,
-    change: { what: `session of pid ${s.pid}`, from: running, to: 'terminated (its transaction rolls back)' },
-    service,
-    params: p,
-    reason,
-    danger: true,
+    pid,
+    backendStart,
+    queryStart,
+    database,
+    running,
+    ...(Object.keys(extra).length ? { extra } : {}),
   };
 }
 
@@ -129,8 +106,9 @@ export function analyzeLongQueries(
     });
     const p = backendParams(s, input.database);
     if (p) {
-      proposals.push(cancelProposal(input.service, s, p, id, running));
-      proposals.push(terminateProposal(input.service, s, p, id, running));
+      const why = `query on pid ${s.pid} ${running}, past the ${threshold} threshold (runbook: kill query, investigate)`;
+      proposals.push(cancelQueryProposal(input.service, backend(p, running), why));
+      proposals.push(terminateSessionProposal(input.service, backend(p, running), why));
     }
   }
   return { findings, proposals };
@@ -154,13 +132,12 @@ export function analyzeIdleInTransaction(
     const p = backendParams(s, input.database);
     if (p) {
       const withXact = s.xactStart ? { ...p, xactStart: s.xactStart } : p;
+      const idle = `idle in transaction for ${humanDuration(s.stateMs ?? 0)}`;
       proposals.push(
-        terminateProposal(
+        terminateSessionProposal(
           input.service,
-          s,
-          withXact,
-          id,
-          `idle in transaction for ${humanDuration(s.stateMs ?? 0)}`,
+          backend(withXact, idle),
+          `pid ${s.pid} ${idle}: it holds its locks and keeps VACUUM from removing dead rows`,
         ),
       );
     }
@@ -283,8 +260,11 @@ export function analyzeLocks(input: SessionsInput & { waits: readonly LockWaitRo
         root.state === 'active'
           ? `running for ${humanDuration(root.queryMs ?? 0)}`
           : `${root.state ?? 'unknown'}`;
-      if (root.state === 'active') proposals.push(cancelProposal(input.service, root, p, id, state));
-      proposals.push(terminateProposal(input.service, root, p, id, `${state}, blocking pid ${pid}`));
+      const why = `pid ${root.pid} blocks pid ${pid} (runbook: check for lock contention)`;
+      if (root.state === 'active') proposals.push(cancelQueryProposal(input.service, backend(p, state), why));
+      proposals.push(
+        terminateSessionProposal(input.service, backend(p, `${state}, blocking pid ${pid}`), why),
+      );
     }
   }
   return { findings, proposals };

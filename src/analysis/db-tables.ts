@@ -1,5 +1,6 @@
 import { humanDuration } from '../domain/duration.ts';
 import type { Finding, Proposal } from '../domain/finding.ts';
+import { vacuumProposal } from '../domain/proposals.ts';
 import { slowQueryAdvice } from './db-advice.ts';
 import { quoteIdent } from './db-index.ts';
 import type { TableRef, TableSizeRow, TableStatRow } from './db-types.ts';
@@ -179,19 +180,14 @@ export function analyzeTables(input: TablesAnalysisInput): TablesAnalysis {
       links: [],
       advice: slowQueryAdvice({ vacuumTable: name }),
     });
-    proposals.push({
-      action: 'vacuum_analyze',
-      label: `VACUUM ANALYZE ${name}`,
-      change: {
-        what: `table ${name}`,
-        from: need.reasons.join('; '),
-        to: 'vacuumed and analyzed',
-      },
-      service: input.service,
-      params: { schema: t.schema, table: t.name, database: input.database },
-      reason: `db.vacuum.${t.schema}.${t.name}`,
-      danger: false,
-    });
+    proposals.push(
+      vacuumProposal(
+        input.service,
+        { schema: t.schema, table: t.name, database: input.database },
+        'runbook, Slow Database Queries: vacuum and analyze',
+        need.reasons.join('; '),
+      ),
+    );
   }
   return { findings, proposals, needMaintenance };
 }

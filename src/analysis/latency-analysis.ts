@@ -411,13 +411,3 @@ export function stepFor(periodMs: number, points = 60): number {
 
 // ---------------------------------------------------------------------------------------------
 // scaling
-
-/**
- * "Scale to N": current replicas plus the configured step (percent, at least +1), capped at the
- * configured maximum. Undefined when the deployment is already at (or above) the maximum.
- */
-export function scaleTarget(current: number, stepPercent: number, maxReplicas: number): number | undefined {
-  if (!Number.isInteger(current) || current < 0) return undefined;
-  const n = Math.min(maxReplicas, current + Math.max(1, Math.ceil((current * stepPercent) / 100)));
-  return n > current ? n : undefined;
-}

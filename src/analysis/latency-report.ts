@@ -1,6 +1,7 @@
 import { formatDuration, humanDuration } from '../domain/duration.ts';
 import { type EscalationRule, evaluateEscalations, type Observation } from '../domain/escalation.ts';
 import type { Escalation, Evidence, Finding, Link, NextStep, Proposal } from '../domain/finding.ts';
+import { type ScaleBounds, scaleProposal, scaleTarget } from '../domain/proposals.ts';
 import { compareSeverity, SEVERITY_LABEL, type Severity, worstSeverity } from '../domain/severity.ts';
 import type { BaselineMetric, BaselineTable } from '../domain/thresholds.ts';
 import { highCpuAdvice, memoryExhaustionAdvice, slowQueriesAdvice } from './latency-advice.ts';
@@ -17,7 +18,6 @@ import {
   type MemoryTrend,
   type PodRow,
   type Quantiles,
-  scaleTarget,
 } from './latency-analysis.ts';
 
 /**
@@ -34,7 +34,7 @@ export interface LatencyReportInput {
   readonly now: Date;
   readonly baselines: BaselineTable;
   readonly rules: readonly EscalationRule[];
-  readonly actions: { readonly scale_step_percent: number; readonly max_replicas: number };
+  readonly actions: ScaleBounds;
   readonly grafana?: { readonly url: string; readonly dashboard_uid?: string };
   /** PromQL shown in the Grafana explore link. */
   readonly grafanaQueries?: readonly string[];
@@ -276,9 +276,7 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
 
   // --- replicas and scale
   const replicas = input.replicas;
-  const scaleTo = replicas
-    ? scaleTarget(replicas.current, input.actions.scale_step_percent, input.actions.max_replicas)
-    : undefined;
+  const scaleTo = replicas ? scaleTarget(replicas.current, input.actions) : undefined;
 
   // --- CPU and memory
   const podsEvidence = input.pods.length ? [podsTable(input.pods, now)] : [];
@@ -495,31 +493,21 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
         ['cpu_percent', 'memory_percent'].includes(input.rules.find((r) => r.id === e.ruleId)?.metric ?? ''),
       )
       .map((e) => e.prompt);
-    proposals.push({
-      action: 'scale',
-      label: `Scale to ${scaleTo} replicas`,
-      change: {
-        what: `replicas of deployment/${service.deployment}`,
-        from: String(replicas.current),
-        to: String(scaleTo),
-      },
-      service: service.name,
-      params: {
-        namespace: service.namespace,
-        deployment: service.deployment,
-        from: replicas.current,
-        to: scaleTo,
-      },
-      reason: why.length
-        ? why.join('; ')
-        : [
-            cpu.severity === 'critical' ? 'CPU CRITICAL' : '',
-            mem.severity === 'critical' ? 'memory CRITICAL' : '',
-          ]
-            .filter(Boolean)
-            .join(', '),
-      danger: true,
-    });
+    proposals.push(
+      scaleProposal(
+        service,
+        replicas.current,
+        scaleTo,
+        why.length
+          ? why.join('; ')
+          : [
+              cpu.severity === 'critical' ? 'CPU CRITICAL' : '',
+              mem.severity === 'critical' ? 'memory CRITICAL' : '',
+            ]
+              .filter(Boolean)
+              .join(', '),
+      ),
+    );
   }
   const pages = escalations.filter(
     (e) => e.action === 'page' || e.action === 'scale_and_page' || e.action === 'page_immediately',

@@ -301,7 +301,7 @@ describe('long-running queries', () => {
           queryStart: '2026-05-01T10:05:00.654321Z',
           database: 'aegis',
         },
-        reason: 'db.long-query.4711',
+        reason: 'query on pid 4711 running for 45 s, past the 30 s threshold (runbook: kill query, investigate)',
         danger: false,
       },
       expect.objectContaining({

@@ -8,11 +8,11 @@ import {
   memoryTrend,
   mergePods,
   ratioToPercent,
-  scaleTarget,
   secondsToMs,
   stepFor,
   sustainedMin,
 } from '../../src/analysis/latency-analysis.ts';
+import { scaleTarget } from '../../src/domain/proposals.ts';
 import { RUNBOOK_BASELINES } from '../../src/domain/thresholds.ts';
 
 const P99 = RUNBOOK_BASELINES.api_p99_latency_ms;
@@ -247,11 +247,18 @@ describe('sustained conditions', () => {
 
 describe('scale target', () => {
   it('adds the configured step, at least one, capped at the maximum', () => {
-    expect(scaleTarget(4, 50, 20)).toBe(6);
-    expect(scaleTarget(3, 50, 20)).toBe(5);
-    expect(scaleTarget(1, 10, 20)).toBe(2);
-    expect(scaleTarget(18, 50, 20)).toBe(20);
-    expect(scaleTarget(20, 50, 20)).toBeUndefined();
-    expect(scaleTarget(0, 50, 20)).toBe(1);
+    const bounds = (step: number, max: number, min = 1) => ({
+      scale_step_percent: step,
+      max_replicas: max,
+      min_replicas: min,
+    });
+    expect(scaleTarget(4, bounds(50, 20))).toBe(6);
+    expect(scaleTarget(3, bounds(50, 20))).toBe(5);
+    expect(scaleTarget(1, bounds(10, 20))).toBe(2);
+    expect(scaleTarget(18, bounds(50, 20))).toBe(20);
+    expect(scaleTarget(20, bounds(50, 20))).toBeUndefined();
+    expect(scaleTarget(0, bounds(50, 20))).toBe(1);
+    expect(scaleTarget(1, bounds(50, 20, 3))).toBe(3);
+    expect(scaleTarget(25, bounds(50, 20))).toBeUndefined();
   });
 });

@@ -47,7 +47,7 @@ function input(overrides: Partial<LatencyReportInput> = {}): LatencyReportInput 
     now: NOW,
     baselines: RUNBOOK_BASELINES,
     rules: RUNBOOK_ESCALATION_RULES,
-    actions: { scale_step_percent: 50, max_replicas: 20 },
+    actions: { scale_step_percent: 50, max_replicas: 20, min_replicas: 1 },
     quantiles: { p50: 30, p95: 900, p99: 2600 },
     endpoints,
     errors: { percent: 0.05 },

@@ -1,0 +1,144 @@
+import type { ParamValue, Proposal } from './finding.ts';
+
+/**
+ * Proposal builders: the one shape every producer of an action uses (the runbook steps' findings, the
+ * `/aegis scale …` commands, a conflict asking again, a reminder's Revert button), so the handlers in
+ * actions/ read the same params whoever proposed, and the confirm dialog words the change the same way.
+ * Services are passed structurally: config's ServiceConfig fits.
+ */
+
+/** The deployment a change applies to. */
+export interface DeploymentRef {
+  /** The service's name in config. */
+  readonly name: string;
+  readonly namespace: string;
+  readonly deployment: string;
+}
+
+export const POOL_SIZE_KEY = 'database.max_connections';
+
+export interface ScaleBounds {
+  readonly min_replicas: number;
+  readonly max_replicas: number;
+  readonly scale_step_percent: number;
+}
+
+/**
+ * "Scale to N": current replicas plus the configured step (+50% by default, at least one more), within
+ * min and max replicas. Undefined when that is no more than now (already at the maximum).
+ */
+export function scaleTarget(current: number, bounds: ScaleBounds): number | undefined {
+  if (!Number.isInteger(current) || current < 0) return undefined;
+  const step = Math.max(1, Math.ceil((current * bounds.scale_step_percent) / 100));
+  const n = Math.min(bounds.max_replicas, Math.max(bounds.min_replicas, current + step));
+  return n > current ? n : undefined;
+}
+
+export function scaleProposal(service: DeploymentRef, from: number, to: number, reason: string): Proposal {
+  return {
+    action: 'scale',
+    label: `Scale to ${to} replicas`,
+    change: { what: `replicas of deployment/${service.deployment}`, from: String(from), to: String(to) },
+    service: service.name,
+    params: { namespace: service.namespace, deployment: service.deployment, from, to },
+    reason,
+    danger: true,
+  };
+}
+
+export function poolProposal(
+  service: Omit<DeploymentRef, 'deployment'> & { readonly configmap: string; readonly deployment?: string },
+  from: string | undefined,
+  to: number,
+  restart: boolean,
+  reason: string,
+): Proposal {
+  return {
+    action: 'set_pool_size',
+    label: restart ? `Set pool size to ${to} and restart` : `Set pool size to ${to}`,
+    change: {
+      what: `${POOL_SIZE_KEY} in ConfigMap ${service.configmap}${restart ? `, then restart deployment/${service.deployment ?? service.name}` : ''}`,
+      from: from ?? 'unset',
+      to: String(to),
+    },
+    service: service.name,
+    params: {
+      configmap: service.configmap,
+      namespace: service.namespace,
+      key: POOL_SIZE_KEY,
+      from: from ?? 'unset',
+      to,
+      restart,
+    },
+    reason,
+    danger: restart,
+  };
+}
+
+/** A backend as pg_stat_activity showed it: pid and start times pin it, so a recycled pid is never signalled. */
+export interface BackendTarget {
+  readonly pid: number;
+  readonly backendStart: string;
+  readonly queryStart: string;
+  readonly database: string;
+  /** More pins the handler checks, e.g. xactStart of an idle-in-transaction session. */
+  readonly extra?: Readonly<Record<string, ParamValue>>;
+  /** "running for 45 s": what the confirm dialog shows as `from`. */
+  readonly running: string;
+}
+
+function backendParams(b: BackendTarget): Record<string, ParamValue> {
+  return {
+    pid: b.pid,
+    backendStart: b.backendStart,
+    queryStart: b.queryStart,
+    database: b.database,
+    ...(b.extra ?? {}),
+  };
+}
+
+export function cancelQueryProposal(service: string, b: BackendTarget, reason: string): Proposal {
+  return {
+    action: 'cancel_query',
+    label: `Cancel query (pid ${b.pid})`,
+    change: { what: `query on pid ${b.pid}`, from: b.running, to: 'cancelled' },
+    service,
+    params: backendParams(b),
+    reason,
+    danger: false,
+  };
+}
+
+export function terminateSessionProposal(service: string, b: BackendTarget, reason: string): Proposal {
+  return {
+    action: 'terminate_session',
+    label: `Terminate session (pid ${b.pid})`,
+    change: {
+      what: `session of pid ${b.pid}`,
+      from: b.running,
+      to: 'terminated (its transaction rolls back)',
+    },
+    service,
+    params: backendParams(b),
+    reason,
+    danger: true,
+  };
+}
+
+export function vacuumProposal(
+  service: string,
+  t: { readonly schema: string; readonly table: string; readonly database: string },
+  reason: string,
+  from = 'as it is',
+): Proposal {
+  const name = t.schema === 'public' ? t.table : `${t.schema}.${t.table}`;
+  return {
+    action: 'vacuum_analyze',
+    label: `VACUUM ANALYZE ${name}`,
+    change: { what: `table ${name}`, from, to: 'vacuumed and analyzed' },
+    service,
+    params: { schema: t.schema, table: t.table, database: t.database },
+    reason,
+    danger: false,
+  };
+}
