@@ -301,7 +301,8 @@ describe('long-running queries', () => {
           queryStart: '2026-05-01T10:05:00.654321Z',
           database: 'aegis',
         },
-        reason: 'query on pid 4711 running for 45 s, past the 30 s threshold (runbook: kill query, investigate)',
+        reason:
+          'query on pid 4711 running for 45 s, past the 30 s threshold (runbook: kill query, investigate)',
         danger: false,
       },
       expect.objectContaining({
