@@ -1,8 +1,21 @@
 import type { ServiceConfig } from '../config/schema.ts';
 import { AppError, isAppError } from '../domain/errors.ts';
 import type { Escalation, Proposal, StepResult } from '../domain/finding.ts';
+import {
+  cut,
+  MESSAGE_MAX,
+  PAGE_EVENTS,
+  PAGE_SEVERITIES,
+  type PageEventAction,
+  type PageProposalInput,
+  type PageSeverity,
+  pageProposal,
+} from '../domain/proposals.ts';
 import type { IncidentThread } from '../store/types.ts';
 import type { ActionDeps, ActionHandler, PreparedChange } from './types.ts';
+
+export type { PageEventAction, PageProposalInput, PageSeverity };
+export { PAGE_EVENTS, PAGE_SEVERITIES, pageProposal };
 
 /**
  * Paging on-call (the runbook's escalation table): the "page" action. A page belongs to an incident
@@ -12,11 +25,6 @@ import type { ActionDeps, ActionHandler, PreparedChange } from './types.ts';
  * The handler is bound to the thread of the click (see pageHandler): the click, not the button's value,
  * says which thread, and so which incident, a page is for.
  */
-
-export type PageEventAction = 'trigger' | 'acknowledge' | 'resolve';
-export const PAGE_EVENTS: readonly PageEventAction[] = ['trigger', 'acknowledge', 'resolve'];
-export type PageSeverity = 'critical' | 'error' | 'warning' | 'info';
-export const PAGE_SEVERITIES: readonly PageSeverity[] = ['critical', 'error', 'warning', 'info'];
 
 /** What is sent (sources/pagerduty.ts is one implementation). */
 export interface PageEvent {
@@ -62,51 +70,10 @@ export interface PageSent {
 }
 
 export const SUMMARY_MAX = 1024;
-const MESSAGE_MAX = 500;
 
 /** One incident per thread: `aegis-<team>-<channel>-<thread_ts>`. */
 export function incidentDedupKey(thread: Pick<PageThread, 'teamId' | 'channel' | 'threadTs'>): string {
   return ['aegis', thread.teamId, thread.channel, thread.threadTs].filter(Boolean).join('-');
-}
-
-export interface PageProposalInput {
-  readonly summary: string;
-  readonly reason: string;
-  readonly severity?: PageSeverity;
-  /** Words the user typed (`/aegis page …`) or the text of the message (the shortcut). */
-  readonly message?: string;
-  /** The message the shortcut was used on. */
-  readonly messageLink?: string;
-  readonly rules?: string;
-  readonly event?: PageEventAction;
-  readonly label?: string;
-}
-
-export function pageProposal(service: ServiceConfig, p: PageProposalInput): Proposal {
-  const event = p.event ?? 'trigger';
-  const label =
-    p.label ??
-    (event === 'trigger' ? 'Page on-call' : event === 'acknowledge' ? 'Acknowledge page' : 'Resolve page');
-  return {
-    action: 'page',
-    label,
-    change: {
-      what: 'on-call (PagerDuty)',
-      from: event === 'trigger' ? 'not paged' : 'paged',
-      to: event === 'trigger' ? 'paged' : event === 'acknowledge' ? 'acknowledged' : 'resolved',
-    },
-    service: service.name,
-    params: {
-      event,
-      severity: p.severity ?? 'error',
-      summary: cut(p.summary, 480),
-      ...(p.message ? { message: cut(p.message, MESSAGE_MAX) } : {}),
-      ...(p.messageLink ? { messageLink: cut(p.messageLink, 400) } : {}),
-      ...(p.rules ? { rules: cut(p.rules, 200) } : {}),
-    },
-    reason: cut(p.reason, 1000),
-    danger: false,
-  };
 }
 
 function eventOf(p: Proposal): PageEventAction {
@@ -362,8 +329,4 @@ export function findingDetails(result: StepResult): Record<string, string>[] {
     .filter((f) => f.severity !== 'normal')
     .slice(0, 10)
     .map((f) => ({ severity: f.severity, title: f.title, summary: cut(f.summary, 300) }));
-}
-
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

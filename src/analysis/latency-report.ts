@@ -1,7 +1,7 @@
 import { formatDuration, humanDuration } from '../domain/duration.ts';
 import { type EscalationRule, evaluateEscalations, type Observation } from '../domain/escalation.ts';
 import type { Escalation, Evidence, Finding, Link, NextStep, Proposal } from '../domain/finding.ts';
-import { type ScaleBounds, scaleProposal, scaleTarget } from '../domain/proposals.ts';
+import { pageProposal, type ScaleBounds, scaleProposal, scaleTarget } from '../domain/proposals.ts';
 import { compareSeverity, SEVERITY_LABEL, type Severity, worstSeverity } from '../domain/severity.ts';
 import type { BaselineMetric, BaselineTable } from '../domain/thresholds.ts';
 import { highCpuAdvice, memoryExhaustionAdvice, slowQueriesAdvice } from './latency-advice.ts';
@@ -514,20 +514,15 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
   );
   if (pages.length) {
     const immediately = pages.some((e) => e.action === 'page_immediately');
-    proposals.push({
-      action: 'page',
-      label: immediately ? 'Page on-call now' : 'Page on-call',
-      change: { what: 'on-call', from: 'not paged', to: 'paged' },
-      service: service.name,
-      params: {
+    proposals.push(
+      pageProposal(service, {
+        label: immediately ? 'Page on-call now' : 'Page on-call',
         severity: immediately || worstOf(findings) === 'critical' ? 'critical' : 'error',
-        summary: `${service.name}: ${headline}`.slice(0, 1024),
+        summary: `${service.name}: ${headline}`,
         rules: pages.map((e) => e.ruleId).join(','),
-        immediately,
-      },
-      reason: pages.map((e) => `${e.prompt} (${e.observed})`).join('; '),
-      danger: false,
-    });
+        reason: pages.map((e) => `${e.prompt} (${e.observed})`).join('; '),
+      }),
+    );
   }
 
   // --- next steps

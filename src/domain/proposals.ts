@@ -142,3 +142,56 @@ export function vacuumProposal(
     danger: false,
   };
 }
+
+export type PageEventAction = 'trigger' | 'acknowledge' | 'resolve';
+export const PAGE_EVENTS: readonly PageEventAction[] = ['trigger', 'acknowledge', 'resolve'];
+export type PageSeverity = 'critical' | 'error' | 'warning' | 'info';
+export const PAGE_SEVERITIES: readonly PageSeverity[] = ['critical', 'error', 'warning', 'info'];
+
+export const MESSAGE_MAX = 500;
+
+export interface PageProposalInput {
+  readonly summary: string;
+  readonly reason: string;
+  readonly severity?: PageSeverity;
+  /** Words the user typed (`/aegis page …`) or the text of the message (the shortcut). */
+  readonly message?: string;
+  /** The message the shortcut was used on. */
+  readonly messageLink?: string;
+  readonly rules?: string;
+  readonly event?: PageEventAction;
+  readonly label?: string;
+}
+
+/** "Page on-call" (PagerDuty): trigger, or acknowledge / resolve the thread's incident. */
+export function pageProposal(service: { readonly name: string }, p: PageProposalInput): Proposal {
+  const event = p.event ?? 'trigger';
+  const label =
+    p.label ??
+    (event === 'trigger' ? 'Page on-call' : event === 'acknowledge' ? 'Acknowledge page' : 'Resolve page');
+  return {
+    action: 'page',
+    label,
+    change: {
+      what: 'on-call (PagerDuty)',
+      from: event === 'trigger' ? 'not paged' : 'paged',
+      to: event === 'trigger' ? 'paged' : event === 'acknowledge' ? 'acknowledged' : 'resolved',
+    },
+    service: service.name,
+    params: {
+      event,
+      severity: p.severity ?? 'error',
+      summary: cut(p.summary, 480),
+      ...(p.message ? { message: cut(p.message, MESSAGE_MAX) } : {}),
+      ...(p.messageLink ? { messageLink: cut(p.messageLink, 400) } : {}),
+      ...(p.rules ? { rules: cut(p.rules, 200) } : {}),
+    },
+    reason: cut(p.reason, 1000),
+    danger: false,
+  };
+}
+
+/** Cuts text to max characters, marking the cut. */
+export function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

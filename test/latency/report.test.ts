@@ -149,7 +149,6 @@ describe('the latency report', () => {
           params: expect.objectContaining({
             severity: 'critical',
             rules: 'p99-sustained',
-            immediately: false,
           }),
         }),
       ]);
@@ -198,7 +197,7 @@ describe('the latency report', () => {
       expect(r.escalations.map((e) => e.action)).toEqual(['page_immediately']);
       expect(r.proposals[0]).toMatchObject({
         label: 'Page on-call now',
-        params: { severity: 'critical', immediately: true },
+        params: { severity: 'critical', event: 'trigger' },
       });
       expect(r.headline).toBe('P99 2.6 s CRITICAL, driven by /api/search; errors 6.2% CRITICAL');
     });
