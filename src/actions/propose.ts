@@ -32,31 +32,7 @@ export function memoryProposal(
   reason: string,
   options: { revert?: boolean; toBytes?: number; fromBytes?: number } = {},
 ): Proposal {
-  const verb = options.revert
-    ? 'Revert'
-    : options.fromBytes !== undefined && options.toBytes !== undefined && options.toBytes < options.fromBytes
-      ? 'Lower'
-      : 'Raise';
-  return {
-    action: 'set_memory_limit',
-    label: `${verb} memory limit to ${to}`,
-    change: {
-      what: `memory limit of container ${container} in deployment/${service.deployment}`,
-      from: from ?? 'none',
-      to,
-    },
-    service: service.name,
-    params: {
-      namespace: service.namespace,
-      deployment: service.deployment,
-      container,
-      from: from ?? 'none',
-      to,
-      ...(options.revert ? { revert: true } : {}),
-    },
-    reason,
-    danger: true,
-  };
+  return domain.memoryProposal(service, container, from, to, reason, options);
 }
 
 export function poolProposal(

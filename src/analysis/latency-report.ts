@@ -1,7 +1,15 @@
 import { formatDuration, humanDuration } from '../domain/duration.ts';
 import { type EscalationRule, evaluateEscalations, type Observation } from '../domain/escalation.ts';
 import type { Escalation, Evidence, Finding, Link, NextStep, Proposal } from '../domain/finding.ts';
-import { pageProposal, type ScaleBounds, scaleProposal, scaleTarget } from '../domain/proposals.ts';
+import {
+  memoryProposal,
+  memoryQuantity,
+  memoryRaiseTarget,
+  pageProposal,
+  type ScaleBounds,
+  scaleProposal,
+  scaleTarget,
+} from '../domain/proposals.ts';
 import { compareSeverity, SEVERITY_LABEL, type Severity, worstSeverity } from '../domain/severity.ts';
 import type { BaselineMetric, BaselineTable } from '../domain/thresholds.ts';
 import { highCpuAdvice, memoryExhaustionAdvice, slowQueriesAdvice } from './latency-advice.ts';
@@ -29,12 +37,18 @@ import {
 export const THROTTLING_WARNING_PERCENT = 25;
 
 export interface LatencyReportInput {
-  readonly service: { readonly name: string; readonly namespace: string; readonly deployment: string };
+  readonly service: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly deployment: string;
+    /** The container whose memory limit a raise changes; default the deployment's name. */
+    readonly container?: string;
+  };
   readonly windowMs: number;
   readonly now: Date;
   readonly baselines: BaselineTable;
   readonly rules: readonly EscalationRule[];
-  readonly actions: ScaleBounds;
+  readonly actions: ScaleBounds & { readonly max_memory: { readonly bytes: number } };
   readonly grafana?: { readonly url: string; readonly dashboard_uid?: string };
   /** PromQL shown in the Grafana explore link. */
   readonly grafanaQueries?: readonly string[];
@@ -506,6 +520,26 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
             ]
               .filter(Boolean)
               .join(', '),
+      ),
+    );
+  }
+  // the runbook's Memory Exhaustion quick fix: raise the limit (temporary), when pods run out of it
+  const memoryEscalation = escalations.some(
+    (e) => input.rules.find((r) => r.id === e.ruleId)?.metric === 'memory_percent',
+  );
+  const limit = Math.max(0, ...input.pods.map((p) => p.memoryLimitBytes ?? 0));
+  const raiseTo = limit > 0 ? memoryRaiseTarget(limit, input.actions.max_memory.bytes) : undefined;
+  if ((oom.length > 0 || mem.severity === 'critical' || memoryEscalation) && raiseTo) {
+    proposals.push(
+      memoryProposal(
+        service,
+        service.container ?? service.deployment,
+        memoryQuantity(limit),
+        memoryQuantity(raiseTo),
+        oom.length
+          ? `OOMKilled on ${oom.length} of ${input.pods.length} pods (runbook: Memory Exhaustion, temporary)`
+          : `memory up to ${formatPercent(mem.value)} of the limit (runbook: Memory Exhaustion, temporary)`,
+        { fromBytes: limit, toBytes: raiseTo },
       ),
     );
   }

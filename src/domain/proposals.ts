@@ -46,6 +46,71 @@ export function scaleProposal(service: DeploymentRef, from: number, to: number, 
   };
 }
 
+/** Raise (or set, or revert) a container's memory limit. `from` undefined: the container has no limit. */
+export function memoryProposal(
+  service: DeploymentRef,
+  container: string,
+  from: string | undefined,
+  to: string,
+  reason: string,
+  options: { revert?: boolean; toBytes?: number; fromBytes?: number } = {},
+): Proposal {
+  const verb = options.revert
+    ? 'Revert'
+    : options.fromBytes !== undefined && options.toBytes !== undefined && options.toBytes < options.fromBytes
+      ? 'Lower'
+      : 'Raise';
+  return {
+    action: 'set_memory_limit',
+    label: `${verb} memory limit to ${to}`,
+    change: {
+      what: `memory limit of container ${container} in deployment/${service.deployment}`,
+      from: from ?? 'none',
+      to,
+    },
+    service: service.name,
+    params: {
+      namespace: service.namespace,
+      deployment: service.deployment,
+      container,
+      from: from ?? 'none',
+      to,
+      ...(options.revert ? { revert: true } : {}),
+    },
+    reason,
+    danger: true,
+  };
+}
+
+const KIB = 1024;
+const MIB = KIB * 1024;
+const GIB = MIB * 1024;
+
+/** Bytes as an exact Kubernetes memory quantity, in the largest unit that divides it: 4Gi, 1536Mi, 1G. */
+export function memoryQuantity(bytes: number): string {
+  const units: readonly [string, number][] = [
+    ['Gi', GIB],
+    ['G', 1e9],
+    ['Mi', MIB],
+    ['M', 1e6],
+    ['Ki', KIB],
+  ];
+  for (const [unit, size] of units) if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  return String(Math.round(bytes));
+}
+
+/**
+ * The runbook's temporary memory raise (Memory Exhaustion: "Increase memory limit"): double the current
+ * limit, rounded up to a whole Gi when over 1 Gi, within the configured maximum. Undefined when that
+ * would not raise it.
+ */
+export function memoryRaiseTarget(limitBytes: number, maxBytes: number): number | undefined {
+  const doubled = limitBytes * 2;
+  const rounded = doubled >= GIB ? Math.ceil(doubled / GIB) * GIB : Math.ceil(doubled / MIB) * MIB;
+  const target = Math.min(rounded, maxBytes);
+  return target > limitBytes ? target : undefined;
+}
+
 export function poolProposal(
   service: Omit<DeploymentRef, 'deployment'> & { readonly configmap: string; readonly deployment?: string },
   from: string | undefined,

@@ -528,7 +528,12 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
       : undefined;
 
   const report = buildLatencyReport({
-    service: { name: service.name, namespace: service.namespace, deployment: service.deployment },
+    service: {
+      name: service.name,
+      namespace: service.namespace,
+      deployment: service.deployment,
+      ...(service.container ? { container: service.container } : {}),
+    },
     windowMs,
     now: end,
     baselines: config.baselines,

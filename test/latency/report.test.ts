@@ -47,7 +47,12 @@ function input(overrides: Partial<LatencyReportInput> = {}): LatencyReportInput 
     now: NOW,
     baselines: RUNBOOK_BASELINES,
     rules: RUNBOOK_ESCALATION_RULES,
-    actions: { scale_step_percent: 50, max_replicas: 20, min_replicas: 1 },
+    actions: {
+      scale_step_percent: 50,
+      max_replicas: 20,
+      min_replicas: 1,
+      max_memory: { bytes: 8 * 2 ** 30 },
+    },
     quantiles: { p50: 30, p95: 900, p99: 2600 },
     endpoints,
     errors: { percent: 0.05 },
@@ -178,6 +183,47 @@ describe('the latency report', () => {
       );
     });
 
+    it("offers the runbook's temporary memory raise: double the limit, within actions.max_memory", () => {
+      const critical = buildLatencyReport(input({ pods: [pod('p', 30, 96)] }));
+      expect(critical.proposals.find((p) => p.action === 'set_memory_limit')).toMatchObject({
+        label: 'Raise memory limit to 2Gi',
+        change: {
+          what: 'memory limit of container aegis-api in deployment/aegis-api',
+          from: '1G',
+          to: '2Gi',
+        },
+        params: {
+          namespace: 'aegis',
+          deployment: 'aegis-api',
+          container: 'aegis-api',
+          from: '1G',
+          to: '2Gi',
+        },
+        danger: true,
+      });
+      const capped = buildLatencyReport(
+        input({
+          pods: [pod('p', 30, 96)],
+          actions: {
+            scale_step_percent: 50,
+            max_replicas: 20,
+            min_replicas: 1,
+            max_memory: { bytes: 1536 * 2 ** 20 },
+          },
+        }),
+      );
+      expect(capped.proposals.find((p) => p.action === 'set_memory_limit')?.change.to).toBe('1536Mi');
+      const atMax = buildLatencyReport(
+        input({
+          pods: [pod('p', 30, 96)],
+          actions: { scale_step_percent: 50, max_replicas: 20, min_replicas: 1, max_memory: { bytes: 1e9 } },
+        }),
+      );
+      expect(atMax.proposals.map((p) => p.action)).not.toContain('set_memory_limit');
+      const calm = buildLatencyReport(input({ pods: [pod('p', 30, 60)] }));
+      expect(calm.proposals.map((p) => p.action)).not.toContain('set_memory_limit');
+    });
+
     it('scales and pages for memory above 90% though memory is only a warning there', () => {
       const r = buildLatencyReport(
         input({
@@ -188,7 +234,11 @@ describe('the latency report', () => {
       );
       expect(r.findings.find((f) => f.id === 'resources.memory')?.severity).toBe('warning');
       expect(r.escalations.map((e) => e.ruleId)).toEqual(['memory-high']);
-      expect(r.proposals.map((p) => p.label)).toEqual(['Scale to 3 replicas', 'Page on-call']);
+      expect(r.proposals.map((p) => p.label)).toEqual([
+        'Scale to 3 replicas',
+        'Raise memory limit to 2Gi',
+        'Page on-call',
+      ]);
       expect(r.headline).toBe('P99 120 ms normal; memory 91% WARNING on 1 of 1 pods');
     });
 

@@ -131,7 +131,11 @@ describe('latency step', () => {
       [PODS[1], '35% (350m of 1 core)', '0', '-', 'running', '251m, 700 MiB'],
       [PODS[2], '20% (200m of 1 core)', '7', 'OOMKilled', 'waiting: CrashLoopBackOff', '2m, 121 MiB'],
     ]);
-    expect(result.proposals.map((p) => p.label)).toEqual(['Scale to 5 replicas', 'Page on-call']);
+    expect(result.proposals.map((p) => p.label)).toEqual([
+      'Scale to 5 replicas',
+      'Raise memory limit to 4Gi',
+      'Page on-call',
+    ]);
     expect(result.proposals[0]?.params).toEqual({
       namespace: 'aegis',
       deployment: 'aegis-api',
@@ -202,7 +206,7 @@ describe('latency step', () => {
     ].join('\n');
     const { result } = await run(testConfig(prom.url, rule));
     expect(result.escalations.map((e) => e.ruleId)).toEqual(['p99-sustained']);
-    expect(result.proposals.map((p) => p.action)).toEqual(['scale', 'page']);
+    expect(result.proposals.map((p) => p.action)).toEqual(['scale', 'set_memory_limit', 'page']);
     const sustainedQuery = prom.expressions.find(
       (e) => e.startsWith('histogram_quantile(0.99, sum by (le) (rate(') && e.endsWith('[1m])))'),
     );
