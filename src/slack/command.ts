@@ -22,7 +22,7 @@ import type { ActionCommandDefinition } from './interactions.ts';
 import type { Log } from './logger.ts';
 import { renderIncidentRoot } from './render/action-messages.ts';
 import { STEP_ACTION_ID } from './render/buttons.ts';
-import type { HelpEntry, RenderedMessage, Renderer, SlackBlock } from './renderer.ts';
+import type { HelpEntry, RenderedMessage, RenderedReport, Renderer, SlackBlock } from './renderer.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see runbook/registry.ts)
 export type AnyStep = StepDefinition<any, any>;
@@ -370,8 +370,16 @@ async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
       actor: { userId: origin.userId, teamId: origin.teamId, channelId: origin.channelId },
     });
     await updates.close();
-    const report = renderer.renderStepResult(result);
-    await client.chat.update({ channel: root.channel, ts: root.ts, ...message(report) });
+    let report = renderer.renderStepResult(result);
+    try {
+      await client.chat.update({ channel: root.channel, ts: root.ts, ...message(report) });
+    } catch (error) {
+      // Slack refused the layout (a limit the renderer does not know of): the report must not be lost
+      if (slackPlatformError(error) !== 'invalid_blocks') throw error;
+      log.warn({ ...context, err: error }, 'Slack refused the report blocks: posting it as text and a file');
+      report = textFallback(report, renderer.renderTextReport(result), step.name);
+      await client.chat.update({ channel: root.channel, ts: root.ts, ...message(report) });
+    }
     root.reported = true;
     if (report.files.length > 0) {
       await client.filesUploadV2({
@@ -448,6 +456,19 @@ async function reportFailure(
     }
   }
   await tellUser(job, log, ephemeral(rendered));
+}
+
+/** The report without blocks: its headline, and the full text as a file in the thread. */
+function textFallback(report: RenderedReport, text: string, step: string): RenderedReport {
+  const filename = `${step}-report.txt`;
+  return {
+    text: `${report.text}\n(Slack could not show this report's layout: the full report is in the thread as ${filename}.)`,
+    blocks: [],
+    files: [
+      ...report.files.filter((f) => f.filename !== filename),
+      { filename, title: `${step} report`, content: text, mimeType: 'text/plain' },
+    ],
+  };
 }
 
 type StepCommand = Extract<ParsedCommand, { kind: 'step' }>;

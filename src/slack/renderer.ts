@@ -39,6 +39,8 @@ export interface HelpEntry {
  */
 export interface Renderer {
   renderStepResult(result: StepResult): RenderedReport;
+  /** The whole report as plain text: the fallback when Slack refuses the blocks. */
+  renderTextReport(result: StepResult): string;
   /** The root message while a step runs: `step` and `service` are names ("latency", "aegis-api"). */
   renderProgress(step: string, service: string, parts: readonly PartUpdate[]): RenderedMessage;
   /** A message for the user; `ref` is set for internal errors ("internal error (ref …)"). */

@@ -321,6 +321,24 @@ describe('/aegis <step> in the incident thread', () => {
     ]);
   });
 
+  it('when Slack refuses the report blocks, keeps the headline in the root and posts the full report as a file', async () => {
+    bot = await startTestBot(emulator);
+    emulator.failNext('chat.update', { error: 'invalid_blocks' });
+    await command(bot, { text: 'latency' });
+    await settle(bot);
+    const [root] = emulator.messages.inChannel('C0INCIDENT');
+    expect(root?.text).toContain('latency on aegis-api: all normal');
+    expect(root?.text).toContain('latency-report.txt');
+    expect(root?.blocks ?? []).toEqual([]);
+    const uploads = emulator.calls.filter((c) => c.method === 'files.getUploadURLExternal');
+    expect(uploads.map((c) => c.args.filename)).toContain('latency-report.txt');
+    const done = emulator.calls.find((c) => c.method === 'files.completeUploadExternal');
+    expect(done?.args.thread_ts).toBe(root?.ts);
+    expect(
+      bot.log.entries.some((e) => e.level === 'warn' && /refused the report blocks/.test(e.msg ?? '')),
+    ).toBe(true);
+  });
+
   it('keeps serving after a failure: the next command works', async () => {
     emulator.failNext('chat.postMessage', { error: 'internal_error' });
     bot = await startTestBot(emulator, { config: testConfig() });
