@@ -5,6 +5,7 @@ import type { Config } from './config/load.ts';
 import type { ServiceConfig } from './config/schema.ts';
 import { AppError } from './domain/errors.ts';
 import type { Checkable, CheckResult } from './domain/ports.ts';
+import { POOL_SIZE_KEY } from './domain/proposals.ts';
 import type { Logger } from './ops/logger.ts';
 import type { ChecklistSources } from './runbook/checklist.ts';
 import type { ProfilingSources } from './runbook/cpu.ts';
@@ -14,6 +15,7 @@ import type { StepContext, StepDefinition } from './runbook/step.ts';
 import { createSlackCheck } from './slack/check.ts';
 import { HttpProbe } from './sources/http-probe.ts';
 import { KubernetesSource, loadKubeConfig } from './sources/kubernetes.ts';
+import { KubernetesActions } from './sources/kubernetes-actions.ts';
 import { DatabaseSource } from './sources/postgres.ts';
 import { busiestPodByCpu, PprofSource } from './sources/pprof.ts';
 import { PrometheusSource } from './sources/prometheus.ts';
@@ -89,7 +91,24 @@ export async function buildRuntime(config: Config, deps: { readonly logger: Logg
       ? new HttpProbe({ baseUrl: s.api.url, timeoutMs: s.api.timeout, name: `api ${s.name}` })
       : undefined,
   );
+  // reads database.max_connections (the pool size) from the service's ConfigMap: a get RBAC grants
+  const configReader = kube ? KubernetesActions.fromConfig(config.kubernetes) : undefined;
   const podLogs = (): PodLogReader => ({
+    async poolSize(service) {
+      if (!configReader) return undefined;
+      try {
+        const v = await configReader.readConfigValue(service.namespace, service.configmap, POOL_SIZE_KEY);
+        const n = Number(v.value);
+        return Number.isInteger(n) && n > 0 ? n : undefined;
+      } catch (e) {
+        // the pool size only sharpens the proposal: the log count still reports without it
+        deps.logger.warn(
+          { err: e, configmap: service.configmap },
+          'could not read the pool size from the ConfigMap',
+        );
+        return undefined;
+      }
+    },
     async recentLogs(service) {
       if (!kube)
         throw new AppError('config', 'no Kubernetes access is configured, so pod logs cannot be read');

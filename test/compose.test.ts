@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -7,6 +7,7 @@ import { parseConfig } from '../src/config/load.ts';
 import { EMULATOR_BOT_TOKEN, type SlackApiEmulator, start } from '../src/console/slack-api-emulator.ts';
 import type { CheckResult } from '../src/domain/ports.ts';
 import { createLogger } from '../src/ops/logger.ts';
+import { FakeCluster, K8S_SERVER } from './actions/support/fake-cluster.ts';
 import { SIGNING_SECRET } from './support/slack.ts';
 
 const testbed = inject('testbed');
@@ -92,5 +93,42 @@ describe('the runtime compose.ts builds from configuration', () => {
   it('is not live when the configuration names no outside system, so the console replays the demo', async () => {
     const { live } = await doctor('services:\n  - name: aegis-api\n    deployment: aegis-api\n');
     expect(live).toBe(false);
+  });
+});
+
+describe('the pod log reader the db step gets', () => {
+  it("reads the application's pool size from the service's ConfigMap, and answers undefined when it cannot", async () => {
+    const kubeconfig = join(home, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{ name: test, cluster: { server: "' + K8S_SERVER + '" } }]',
+        'users: [{ name: aegis-bot, user: { token: sa-token-actions } }]',
+        'contexts: [{ name: test, context: { cluster: test, user: aegis-bot, namespace: aegis } }]',
+        'current-context: test',
+        '',
+      ].join('\n'),
+    );
+    process.env.KUBECONFIG = kubeconfig;
+    const cluster = new FakeCluster().install();
+    try {
+      const config = parseConfig(
+        'services:\n  - name: aegis-api\n    namespace: aegis\n    deployment: aegis-api\n    configmap: aegis-config\n',
+        'compose-test.yml',
+        {},
+      );
+      const runtime = await buildRuntime(config, { logger });
+      const service = config.services[0] as (typeof config.services)[number];
+      const reader = runtime.sources.podLogs?.(service);
+      expect(await reader?.poolSize?.(service)).toBe(50);
+      cluster.gone.add('configmap');
+      expect(await reader?.poolSize?.(service)).toBeUndefined();
+      await runtime.close();
+    } finally {
+      cluster.uninstall();
+      process.env.KUBECONFIG = join(home, 'no-such-kubeconfig');
+    }
   });
 });
