@@ -30,6 +30,8 @@ export interface EmulatorOptions {
   readonly host?: string;
   /** Valid tokens (default one bot token, EMULATOR_BOT_TOKEN). */
   readonly tokens?: readonly string[];
+  /** What apps.connections.open answers (Socket Mode's WebSocket URL); unset: the method fails. */
+  readonly socketModeUrl?: string;
   readonly team?: { readonly id: string; readonly name: string; readonly domain: string };
   readonly bot?: { readonly userId: string; readonly botId: string; readonly name: string };
   readonly channels?: readonly EmulatedChannel[];
@@ -492,6 +494,10 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       };
     },
     'conversations.info': (args) => ({ channel: channelJson(channelFor(args.channel, false)) }),
+    'apps.connections.open': () => {
+      if (!options.socketModeUrl) throw new SlackApiError('not_allowed_token_type');
+      return { url: options.socketModeUrl };
+    },
     'views.open': (args) => {
       const triggerId = str(args, 'trigger_id', 'invalid_trigger_id');
       const view = args.view;
