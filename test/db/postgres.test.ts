@@ -286,7 +286,9 @@ describe('connections and sessions', () => {
         [reader],
       );
       expect(rows).toEqual([{ app: 'aegis-bot', n: 1 }]);
-      expect(snapshot.own).toBe(1);
+      // `own` counts the bot's sessions on the whole server (what max_connections is about): other
+      // test files' bots share this server, so at least this one
+      expect(snapshot.own).toBeGreaterThanOrEqual(1);
       expect(snapshot.idleInTransaction).toEqual([]);
     } finally {
       await source.close();
