@@ -260,6 +260,14 @@ export const configSchema = z
     authorization: z.partialRecord(z.enum(ACTIONS), permissionSchema).default({}),
   })
   .superRefine((c, ctx) => {
+    if (c.authorization.page?.second_approver) {
+      // a page goes out when one authorized person confirms: on-call must not wait for a second one
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authorization', 'page', 'second_approver'],
+        message: 'paging never waits for a second approver: set it to false (or leave it out)',
+      });
+    }
     const defaults = c.services.filter((s) => s.default);
     if (defaults.length > 1 || (c.services.length > 1 && defaults.length === 0)) {
       const found = defaults.length

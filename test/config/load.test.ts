@@ -106,6 +106,20 @@ describe('an invalid configuration is refused with messages naming the key and w
     );
   });
 
+  it('refuses a second approver for paging, since a page must not wait for a second person', () => {
+    expect(
+      problemsOf(`${MINIMAL}authorization:\n  page: { users: [U0123ABC], second_approver: true }\n`),
+    ).toEqual([
+      'authorization.page.second_approver: paging never waits for a second approver: set it to false (or leave it out), got true',
+    ]);
+    const ok = parseConfig(
+      `${MINIMAL}authorization:\n  page: { users: [U0123ABC], second_approver: false }\n`,
+      'aegis.yml',
+      {},
+    );
+    expect(ok.authorization.page?.second_approver).toBe(false);
+  });
+
   it('when a pprof key belongs to the other mode, the suggestion comes from the mode that was written', () => {
     expect(
       problemsOf(`${MINIMAL}    pprof:\n      mode: url\n      base_url: http://a:6060\n      port: 6060\n`),
