@@ -3,7 +3,7 @@ import { isRuntimeFunction, isStdlibFunction } from './profile-names.ts';
 
 /**
  * A flame graph of a profile as SVG: one box per function on each call path, root at the bottom,
- * width proportional to the sample value. Pure: the PNG for Slack comes from flamegraph-png.ts.
+ * width proportional to the sample value. Pure: the PNG for Slack comes from chart-png.ts.
  */
 
 export interface FlameNode {
@@ -114,7 +114,7 @@ export function renderFlameGraphSvg(tree: FlameTree, options: FlameGraphOptions)
     boxes.push(
       `<g><title>${esc(node.name)} (${esc(fmt(node.value))}, ${pct}%)</title>` +
         `<rect x="${r(x)}" y="${y}" width="${r(Math.max(w - 0.5, 0.1))}" height="${ROW - 1}" rx="2" fill="${color(node.name, depth === 0)}"/>` +
-        (label ? `<text x="${r(x + 3)}" y="${y + ROW - 5}">${esc(label)}</text>` : '') +
+        (label ? `<text x="${r(x + 3)}" y="${y + ROW - 5}" font-size="${FONT}">${esc(label)}</text>` : '') +
         '</g>',
     );
     let cx = x;

@@ -1,7 +1,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
+import { svgToPng } from '../analysis/chart-png.ts';
 import { buildFlameTree, renderFlameGraphSvg } from '../analysis/flamegraph.ts';
-import { svgToPng } from '../analysis/flamegraph-png.ts';
 import { detectGoroutineIssues, groupsTable, mutexSites } from '../analysis/goroutine-detectors.ts';
 import { detectDumpFormat, parseGoroutineDump } from '../analysis/goroutine-dump.ts';
 import { decodeProfile, isGzip, ProfileDecodeError } from '../analysis/pprof-decode.ts';

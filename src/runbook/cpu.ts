@@ -1,5 +1,5 @@
+import { svgToPng } from '../analysis/chart-png.ts';
 import { buildFlameTree, renderFlameGraphSvg } from '../analysis/flamegraph.ts';
-import { svgToPng } from '../analysis/flamegraph-png.ts';
 import { decodeProfile, type Profile } from '../analysis/pprof-decode.ts';
 import { listFunctions } from '../analysis/pprof-list.ts';
 import { analyzeProfile, type ProfileAnalysis, type TopReport, topReport } from '../analysis/pprof-top.ts';
@@ -32,7 +32,7 @@ import type { StepContext, StepDefinition } from './step.ts';
 export interface ProfilingSources {
   /** The service's pprof endpoint; undefined when none is configured. */
   readonly pprof?: (service: ServiceConfig) => PprofPort | undefined;
-  /** SVG to PNG; default: resvg with the DejaVu fonts (analysis/flamegraph-png.ts). */
+  /** SVG to PNG; default: resvg with text outlined in DejaVu Sans (analysis/chart-png.ts). */
   readonly rasterize?: (svg: string, signal: AbortSignal) => Promise<Uint8Array>;
 }
 
@@ -313,7 +313,9 @@ export async function flameGraphAttachment(
   const tree = buildFlameTree(analysis.graph, report.sampleIndex);
   const unit = report.sampleType.unit;
   const svg = renderFlameGraphSvg(tree, { title, subtitle, formatValue: (v) => label(v, unit) });
-  const png = ctx.sources.rasterize ? await ctx.sources.rasterize(svg, ctx.signal) : await svgToPng(svg);
+  const png = ctx.sources.rasterize
+    ? await ctx.sources.rasterize(svg, ctx.signal)
+    : await svgToPng(svg, { signal: ctx.signal });
   return { filename, title, mimeType: 'image/png', content: png, image: true };
 }
 
