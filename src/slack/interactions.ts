@@ -10,7 +10,7 @@ import type { ActionDeps, ActionOutcome, GroupsOf } from '../actions/types.ts';
 import type { Config } from '../config/load.ts';
 import type { ServiceConfig } from '../config/schema.ts';
 import { AppError } from '../domain/errors.ts';
-import { slackPlatformError, toUserFacing } from './errors.ts';
+import { slackPlatformError } from './errors.ts';
 import type { InFlightTracker } from './in-flight.ts';
 import type { Log } from './logger.ts';
 import {
@@ -25,8 +25,14 @@ import {
 } from './render/action-messages.ts';
 import type { RenderedMessage } from './render/blocks.ts';
 import { PROPOSAL_ACTION_PREFIX, parseActionId } from './render/buttons.ts';
-import { renderError } from './render/notices.ts';
-import { deliverCommonOutcome, plainMessage, toThread, toUser, type Where } from './thread-post.ts';
+import {
+  deliverCommonOutcome,
+  plainMessage,
+  reportClickError,
+  toThread,
+  toUser,
+  type Where,
+} from './thread-post.ts';
 
 /**
  * The clicks on remediation buttons, and the action subcommands. Handlers ack at once, then run the
@@ -170,7 +176,7 @@ async function onProposalClick(
     });
     await deliver(deps, client, where, outcome, signal);
   } catch (error) {
-    await reportError(deps, client, where, error, context);
+    await reportClickError(deps, client, where, error, context);
   }
 }
 
@@ -208,7 +214,7 @@ async function onApproveClick(
     }
     await deliver(deps, client, where, outcome, signal);
   } catch (error) {
-    await reportError(deps, client, where, error, context);
+    await reportClickError(deps, client, where, error, context);
   }
 }
 
@@ -292,21 +298,6 @@ async function follow(
     ...(f.now ? { now: f.now } : {}),
     ...(f.sleep ? { sleep: f.sleep } : {}),
   });
-}
-
-async function reportError(
-  deps: InteractionDeps,
-  client: webApi.WebClient,
-  where: Where,
-  error: unknown,
-  context: Record<string, unknown>,
-): Promise<void> {
-  const { message, ref } = toUserFacing(error, deps.log, context, deps.newRef);
-  try {
-    await toUser(client, where, renderError(message, ref));
-  } catch (e) {
-    deps.log.error({ ...context, err: e, cause: error }, 'could not tell the user about a failed click');
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import { findService } from '../config/load.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
 import type { ReportPosted } from './command.ts';
-import { toUserFacing } from './errors.ts';
 import type { InFlightTracker } from './in-flight.ts';
 import type { Log } from './logger.ts';
 import {
@@ -25,8 +24,7 @@ import {
   renderPageUpdated,
   renderRefused,
 } from './render/action-messages.ts';
-import { renderError } from './render/notices.ts';
-import { deliverCommonOutcome, toThread, toUser } from './thread-post.ts';
+import { deliverCommonOutcome, reportClickError, toThread, toUser } from './thread-post.ts';
 
 /**
  * Paging on-call from Slack: the "Page on-call" buttons (on findings, offers, Retry) and Acknowledge /
@@ -110,7 +108,7 @@ async function onPageClick(deps: PagingDeps, body: Click, action: ButtonAction, 
     const key = onceKey({ channel, messageTs, actionId: action.action_id, value: action.value ?? '' });
     await page(deps, client, where, proposal, key);
   } catch (error) {
-    await reportError(deps, client, where, error, context);
+    await reportClickError(deps, client, where, error, context);
   }
 }
 
@@ -272,7 +270,7 @@ async function onShortcut(deps: PagingDeps, shortcut: MessageShortcut, client: w
       renderPageOffer(proposal, { requestedBy: where.user, ...(permalink ? { permalink } : {}) }),
     );
   } catch (error) {
-    await reportError(deps, client, where, error, context);
+    await reportClickError(deps, client, where, error, context);
   }
 }
 
@@ -371,20 +369,5 @@ async function permalinkOf(
   } catch (e) {
     deps.log.warn({ channel, ts, err: e }, 'chat.getPermalink failed: the page goes without the link');
     return undefined;
-  }
-}
-
-async function reportError(
-  deps: PagingDeps,
-  client: webApi.WebClient,
-  where: Where,
-  error: unknown,
-  context: Record<string, unknown>,
-): Promise<void> {
-  const { message, ref } = toUserFacing(error, deps.log, context, deps.newRef);
-  try {
-    await toUser(client, where, renderError(message, ref));
-  } catch (e) {
-    deps.log.error({ ...context, err: e, cause: error }, 'could not tell the user about a failed page');
   }
 }

@@ -2,7 +2,8 @@ import type { webApi } from '@slack/bolt';
 import { ForbiddenError } from '../actions/errors.ts';
 import type { ActionOutcome } from '../actions/types.ts';
 import { AppError } from '../domain/errors.ts';
-import { slackPlatformError } from './errors.ts';
+import { slackPlatformError, toUserFacing } from './errors.ts';
+import type { Log } from './logger.ts';
 import {
   renderAlready,
   renderApprovalPending,
@@ -10,6 +11,7 @@ import {
   renderForbidden,
 } from './render/action-messages.ts';
 import type { RenderedMessage } from './render/blocks.ts';
+import { renderError } from './render/notices.ts';
 
 /** Where a click happened: the thread that follows from it, and who clicked. */
 export interface Where {
@@ -86,5 +88,24 @@ export async function deliverCommonOutcome(
     }
     default:
       return false;
+  }
+}
+
+/**
+ * The one error path for a click: an AppError's message, or "internal error (ref …)" with the cause
+ * logged, told to the clicker alone. If even that fails, the log is all that is left.
+ */
+export async function reportClickError(
+  deps: { readonly log: Log; readonly newRef?: () => string },
+  client: webApi.WebClient,
+  where: Where,
+  error: unknown,
+  context: Record<string, unknown>,
+): Promise<void> {
+  const { message, ref } = toUserFacing(error, deps.log, context, deps.newRef);
+  try {
+    await toUser(client, where, renderError(message, ref));
+  } catch (e) {
+    deps.log.error({ ...context, err: e, cause: error }, 'could not tell the user about a failed click');
   }
 }
