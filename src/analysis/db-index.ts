@@ -213,20 +213,8 @@ function parseFromList(toks: Tok[], start: number): ShapeTable[] {
   return tables;
 }
 
-const WHERE_END = new Set([
-  'group',
-  'order',
-  'limit',
-  'offset',
-  'having',
-  'window',
-  'for',
-  'union',
-  'intersect',
-  'except',
-  'returning',
-  'fetch',
-]);
+/** What ends a WHERE clause: any clause keyword but those that may stand inside or before one. */
+const WHERE_END = new Set([...CLAUSE_END].filter((k) => k !== 'where' && k !== 'set' && k !== 'using'));
 
 function parseWhere(toks: Tok[], start: number): Condition[] {
   let end = start;
