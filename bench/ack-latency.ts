@@ -21,9 +21,9 @@ import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import { parseConfig } from '../src/config/load.ts';
 import { EMULATOR_BOT_TOKEN, start as startEmulator } from '../src/console/slack-api-emulator.ts';
 import { finishResult } from '../src/domain/report.ts';
-import type { StepDefinition } from '../src/runbook/step.ts';
 import { createSlackApp } from '../src/slack/app.ts';
 import * as renderer from '../src/slack/render/index.ts';
+import type { StepDefinition } from '../src/steps/step.ts';
 
 const CONCURRENCY = 50;
 const ROUNDS = 4;

@@ -14,8 +14,8 @@
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { parseConfig } from '../src/config/load.ts';
-import { dbStep } from '../src/runbook/db.ts';
 import { DatabaseSource } from '../src/sources/postgres.ts';
+import { dbStep } from '../src/steps/db/step.ts';
 import { createDatabase, findTools, startPostgres } from '../test/support/testbed.ts';
 
 const TABLES = 10_000;

@@ -12,8 +12,8 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { detectGoroutineIssues } from '../src/analysis/goroutine-detectors.ts';
-import { parseGoroutineDump } from '../src/analysis/goroutine-dump.ts';
+import { parseGoroutineDump } from '../src/lib/pprof/goroutine-dump.ts';
+import { detectGoroutineIssues } from '../src/steps/profiling/goroutine-detectors.ts';
 
 const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));

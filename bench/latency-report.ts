@@ -14,17 +14,17 @@
 
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { latencyStep } from '../src/runbook/latency.ts';
 import { observeSourceCalls } from '../src/sources/http.ts';
 import { KubernetesSource } from '../src/sources/kubernetes.ts';
 import { PrometheusSource } from '../src/sources/prometheus.ts';
+import { latencyStep } from '../src/steps/latency/step.ts';
 import {
   context,
   kubeConfigFor,
   startFakeKubernetes,
   startFakePrometheus,
   testConfig,
-} from '../test/latency/fakes.ts';
+} from '../test/steps/latency/fakes.ts';
 
 const DELAY_MS = 300;
 // The stand-ins run in a child process, as remote servers would: their work does not share the

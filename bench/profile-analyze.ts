@@ -16,8 +16,8 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { encodeProfileChunks, type ProfileSpec } from '../src/analysis/pprof-encode.ts';
 import { analyzeFile } from '../src/cli/analyze.ts';
+import { encodeProfileChunks, type ProfileSpec } from '../src/lib/pprof/encode.ts';
 
 const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -35,18 +35,18 @@ import {
   type RecordedQuery,
 } from '../src/console/demo/recordings.ts';
 import type { StepResult } from '../src/domain/finding.ts';
-import type { ProfilingSources } from '../src/runbook/cpu.ts';
-import { CPU_STEP } from '../src/runbook/cpu.ts';
-import type { DatabaseReader, DbSources, PodLogReader } from '../src/runbook/db.ts';
-import { dbStep } from '../src/runbook/db.ts';
-import { GOROUTINES_STEP } from '../src/runbook/goroutines.ts';
-import { HEAP_STEP } from '../src/runbook/heap.ts';
-import type { ClusterPort, LatencySources, MetricsPort } from '../src/runbook/latency.ts';
-import { latencyStep } from '../src/runbook/latency.ts';
 import type { PodInfo, PodUsage } from '../src/sources/kubernetes.ts';
 import { DatabaseSource } from '../src/sources/postgres.ts';
 import { type FetchedProfile, PprofSource } from '../src/sources/pprof.ts';
 import { PrometheusSource } from '../src/sources/prometheus.ts';
+import type { DatabaseReader, DbSources, PodLogReader } from '../src/steps/db/step.ts';
+import { dbStep } from '../src/steps/db/step.ts';
+import type { ClusterPort, LatencySources, MetricsPort } from '../src/steps/latency/step.ts';
+import { latencyStep } from '../src/steps/latency/step.ts';
+import type { ProfilingSources } from '../src/steps/profiling/cpu.ts';
+import { CPU_STEP } from '../src/steps/profiling/cpu.ts';
+import { GOROUTINES_STEP } from '../src/steps/profiling/goroutines.ts';
+import { HEAP_STEP } from '../src/steps/profiling/heap.ts';
 import {
   type AegisApi,
   createDatabase,

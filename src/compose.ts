@@ -7,11 +7,6 @@ import { AppError } from './domain/errors.ts';
 import type { Checkable, CheckResult } from './domain/ports.ts';
 import { POOL_SIZE_KEY } from './domain/proposals.ts';
 import type { Logger } from './ops/logger.ts';
-import type { ChecklistSources } from './runbook/checklist.ts';
-import type { ProfilingSources } from './runbook/cpu.ts';
-import type { DbSources, PodLogReader } from './runbook/db.ts';
-import type { LatencySources } from './runbook/latency.ts';
-import type { StepContext, StepDefinition } from './runbook/step.ts';
 import { createSlackCheck } from './slack/check.ts';
 import { HttpProbe } from './sources/http-probe.ts';
 import { KubernetesSource, loadKubeConfig } from './sources/kubernetes.ts';
@@ -20,6 +15,11 @@ import { DatabaseSource } from './sources/postgres.ts';
 import { busiestPodByCpu, PprofSource } from './sources/pprof.ts';
 import { PrometheusSource } from './sources/prometheus.ts';
 import { RedisSource } from './sources/redis.ts';
+import type { ChecklistSources } from './steps/checklist/step.ts';
+import type { DbSources, PodLogReader } from './steps/db/step.ts';
+import type { LatencySources } from './steps/latency/step.ts';
+import type { ProfilingSources } from './steps/profiling/cpu.ts';
+import type { StepContext, StepDefinition } from './steps/step.ts';
 
 /**
  * The composition root's half that builds concrete sources from configuration: the only module
@@ -206,7 +206,7 @@ export function stepContext<S>(
   };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see runbook/registry.ts)
+// biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see steps/registry.ts)
 export type AnyStepDefinition = StepDefinition<any, any>;
 
 function podSelector(s: ServiceConfig): string {

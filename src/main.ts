@@ -12,7 +12,6 @@ import { createOpsRoutes, createReadiness } from './ops/health.ts';
 import { createLogger, type Logger } from './ops/logger.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { type Closer, installShutdown } from './ops/shutdown.ts';
-import { STEPS } from './runbook/registry.ts';
 import { createSlackApp, type RunStep } from './slack/app.ts';
 import { remediation } from './slack/remediation.ts';
 import * as render from './slack/render/index.ts';
@@ -20,6 +19,7 @@ import { loadKubeConfig } from './sources/kubernetes.ts';
 import { KubernetesActions } from './sources/kubernetes-actions.ts';
 import { PagerDutyEvents } from './sources/pagerduty.ts';
 import { PostgresActions } from './sources/postgres-actions.ts';
+import { STEPS } from './steps/registry.ts';
 import { createStore } from './store/index.ts';
 
 /**

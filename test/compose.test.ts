@@ -7,7 +7,7 @@ import { parseConfig } from '../src/config/load.ts';
 import { EMULATOR_BOT_TOKEN, type SlackApiEmulator, start } from '../src/console/slack-api-emulator.ts';
 import type { CheckResult } from '../src/domain/ports.ts';
 import { createLogger } from '../src/ops/logger.ts';
-import { FakeCluster, K8S_SERVER } from './actions/support/fake-cluster.ts';
+import { FakeCluster, K8S_SERVER } from './support/fake-cluster.ts';
 import { SIGNING_SECRET } from './support/slack.ts';
 
 const testbed = inject('testbed');

@@ -1,13 +1,13 @@
+import type { ServiceConfig } from '../config/schema.ts';
+import { humanDuration } from '../domain/duration.ts';
+import type { Proposal } from '../domain/finding.ts';
 import {
   cpuRatioByPod,
   latencyQuantile,
   maxOverPods,
   memoryRatioByPod,
   targetFor,
-} from '../analysis/promql.ts';
-import type { ServiceConfig } from '../config/schema.ts';
-import { humanDuration } from '../domain/duration.ts';
-import type { Proposal } from '../domain/finding.ts';
+} from '../sources/promql.ts';
 import type { MetricProbe } from './ports.ts';
 
 /** The part of a Prometheus client the probes need (sources/prometheus.ts PrometheusSource has it). */

@@ -1,15 +1,15 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
-import { svgToPng } from '../analysis/chart-png.ts';
-import { buildFlameTree, renderFlameGraphSvg } from '../analysis/flamegraph.ts';
-import { detectGoroutineIssues, groupsTable, mutexSites } from '../analysis/goroutine-detectors.ts';
-import { detectDumpFormat, parseGoroutineDump } from '../analysis/goroutine-dump.ts';
-import { decodeProfile, isGzip, ProfileDecodeError } from '../analysis/pprof-decode.ts';
-import { formatListText, type ListReport, listFunctions } from '../analysis/pprof-list.ts';
-import { analyzeProfile, formatTopText, type TopReport, topReport } from '../analysis/pprof-top.ts';
-import { detectCpuIssues, detectHeapIssues, profileKind } from '../analysis/profile-detectors.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Evidence, Finding } from '../domain/finding.ts';
+import { buildFlameTree, renderFlameGraphSvg } from '../lib/charts/flamegraph.ts';
+import { svgToPng } from '../lib/charts/png.ts';
+import { decodeProfile, isGzip, ProfileDecodeError } from '../lib/pprof/decode.ts';
+import { detectDumpFormat, parseGoroutineDump } from '../lib/pprof/goroutine-dump.ts';
+import { formatListText, type ListReport, listFunctions } from '../lib/pprof/list.ts';
+import { analyzeProfile, formatTopText, type TopReport, topReport } from '../lib/pprof/top.ts';
+import { detectCpuIssues, detectHeapIssues, profileKind } from '../steps/profiling/detectors.ts';
+import { detectGoroutineIssues, groupsTable, mutexSites } from '../steps/profiling/goroutine-detectors.ts';
 
 /**
  * `aegis analyze <file>`: a saved profile (gzipped pprof protobuf, as `curl .../debug/pprof/profile`

@@ -1,7 +1,7 @@
 import type { Config } from '../config/load.ts';
 import type { Checkable } from '../domain/ports.ts';
 import type { Logger } from '../ops/logger.ts';
-import type { Sources } from '../runbook/sources.ts';
+import type { Sources } from '../steps/sources.ts';
 
 /**
  * What the CLI needs from the composition root: the concrete sources for `aegis run`, the checks for

@@ -1,7 +1,7 @@
 import { App, type Receiver, SocketModeReceiver, type webApi } from '@slack/bolt';
 import type { Config, Secrets } from '../config/load.ts';
 import { AppError } from '../domain/errors.ts';
-import { STEPS } from '../runbook/registry.ts';
+import { STEPS } from '../steps/registry.ts';
 import { createAckGate } from './ack-gate.ts';
 import {
   type ActionCommandWiring,

@@ -14,7 +14,7 @@ import { findService } from '../config/load.ts';
 import type { ServiceConfig } from '../config/schema.ts';
 import { AppError, isAppError } from '../domain/errors.ts';
 import type { StepResult } from '../domain/finding.ts';
-import type { PartUpdate, StepDefinition } from '../runbook/step.ts';
+import type { PartUpdate, StepDefinition } from '../steps/step.ts';
 import type { AckGate } from './ack-gate.ts';
 import { NOT_IN_CHANNEL_ERRORS, slackPlatformError, toUserFacing } from './errors.ts';
 import type { InFlightTracker } from './in-flight.ts';
@@ -24,7 +24,7 @@ import { renderIncidentRoot } from './render/action-messages.ts';
 import { STEP_ACTION_ID } from './render/buttons.ts';
 import type { HelpEntry, RenderedMessage, RenderedReport, Renderer, SlackBlock } from './renderer.ts';
 
-// biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see runbook/registry.ts)
+// biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see steps/registry.ts)
 export type AnyStep = StepDefinition<any, any>;
 
 /** Who typed the command, where. */

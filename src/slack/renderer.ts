@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import type { StepResult } from '../domain/finding.ts';
-import type { PartUpdate } from '../runbook/step.ts';
+import type { PartUpdate } from '../steps/step.ts';
 
 /** Block Kit as the Web API takes it. Only slack/render builds blocks; the rest of slack/ passes them on. */
 export type SlackBlock = types.KnownBlock | types.Block;

@@ -2,9 +2,26 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ApiProbeFacts, SlowClientFacts } from '../analysis/checklist-evaluate.ts';
 import { AppError, SourceError } from '../domain/errors.ts';
 import { sourceCall } from './http.ts';
+
+export interface ApiProbeFacts {
+  readonly url: string;
+  readonly status: number;
+  /** Content-Encoding of the answer to a request with Accept-Encoding: gzip. */
+  readonly contentEncoding?: string;
+  readonly connectionHeader?: string;
+  /** The second request went over the first one's connection. */
+  readonly reusedConnection: boolean;
+  /** Rate-limit headers the answer carried (RateLimit-*, X-RateLimit-*, Retry-After). */
+  readonly rateLimitHeaders: Readonly<Record<string, string>>;
+}
+
+export interface SlowClientFacts {
+  readonly windowMs: number;
+  /** When the server ended a request whose headers never finished; undefined: still open after the window. */
+  readonly closedAfterMs?: number;
+}
 
 /**
  * Probes of a service's HTTP API from outside, for the runbook's Optimization Checklist (API layer):

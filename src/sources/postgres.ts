@@ -1,4 +1,9 @@
 import pg from 'pg';
+import type { Config } from '../config/load.ts';
+import type { ServiceConfig } from '../config/schema.ts';
+import { AppError, SourceError, type SourceFailure } from '../domain/errors.ts';
+import type { Checkable, CheckResult } from '../domain/ports.ts';
+import { sourceCall } from './http.ts';
 import type {
   ConnectionsSnapshot,
   LockWaitRow,
@@ -9,12 +14,7 @@ import type {
   TableRef,
   TableSizeRow,
   TableStatRow,
-} from '../analysis/db-types.ts';
-import type { Config } from '../config/load.ts';
-import type { ServiceConfig } from '../config/schema.ts';
-import { AppError, SourceError, type SourceFailure } from '../domain/errors.ts';
-import type { Checkable, CheckResult } from '../domain/ports.ts';
-import { sourceCall } from './http.ts';
+} from './postgres-types.ts';
 
 /**
  * One service's PostgreSQL, as the diagnosis role sees it. A small pool of its own, connect and
@@ -25,7 +25,7 @@ import { sourceCall } from './http.ts';
  * Every statement starts with MARKER, so pg_stat_statements' copy of the bot's own statements can be
  * left out of the slow-query list too.
  */
-/** What checklistSettings() reads; analysis/checklist-evaluate.ts resolves the effective values. */
+/** What checklistSettings() reads; steps/checklist/evaluate.ts resolves the effective values. */
 export interface ChecklistSettingsRows {
   readonly database: string;
   readonly roleSettings: readonly { anyDatabase: boolean; anyRole: boolean; config: readonly string[] }[];

@@ -6,8 +6,7 @@ import { parseProposal } from '../../src/actions/proposal-schema.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import { ACTION_COMMANDS, type ActionCommandDefinition } from '../../src/slack/interactions.ts';
 import { blockProblems } from '../../src/slack/render/limits.ts';
-import { visibleText } from '../support/slack.ts';
-import { buttonsOf } from './support/block-actions.ts';
+import { buttonsOf } from '../support/block-actions.ts';
 import {
   actionConfig,
   BASE_YAML,
@@ -15,7 +14,8 @@ import {
   type Harness,
   harness,
   service,
-} from './support/harness.ts';
+} from '../support/harness.ts';
+import { visibleText } from '../support/slack.ts';
 
 const command = (name: string) => ACTION_COMMANDS.find((c) => c.name === name) as ActionCommandDefinition;
 

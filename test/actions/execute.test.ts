@@ -5,8 +5,8 @@ import { approveRequest, executeProposal } from '../../src/actions/execute.ts';
 import { memoryProposal, poolProposal, scaleProposal } from '../../src/actions/propose.ts';
 import type { ActionOutcome } from '../../src/actions/types.ts';
 import type { Proposal } from '../../src/domain/finding.ts';
-import { fixture } from './support/fake-cluster.ts';
-import { expectGrantedByRbac, type Harness, harness, service } from './support/harness.ts';
+import { fixture } from '../support/fake-cluster.ts';
+import { expectGrantedByRbac, type Harness, harness, service } from '../support/harness.ts';
 
 let h: Harness;
 beforeEach(() => {

@@ -5,7 +5,7 @@ import { type FollowLine, followRollout } from '../../src/actions/follow.ts';
 import type { RolloutStatus } from '../../src/actions/ports.ts';
 import { memoryProposal, scaleProposal } from '../../src/actions/propose.ts';
 import { SourceError } from '../../src/domain/errors.ts';
-import { expectGrantedByRbac, type Harness, harness, service } from './support/harness.ts';
+import { expectGrantedByRbac, type Harness, harness, service } from '../support/harness.ts';
 
 /** A clock that only the injected sleep moves. */
 function fakeTime() {

@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
-import { K8S_SERVER, kubeConfigFor } from './support/fake-cluster.ts';
-import { accessOf, allows, loadRbac, refusedRequests } from './support/rbac.ts';
+import { K8S_SERVER, kubeConfigFor } from '../support/fake-cluster.ts';
+import { accessOf, allows, loadRbac, refusedRequests } from '../support/rbac.ts';
 
 const rbac = loadRbac();
 type Doc = Record<string, unknown> & { kind?: string; metadata?: { name?: string; namespace?: string } };

@@ -4,7 +4,7 @@ import type { ServiceConfig } from '../../src/config/schema.ts';
 import { AppError, SourceError } from '../../src/domain/errors.ts';
 import type { Finding, StepResult } from '../../src/domain/finding.ts';
 import { finishResult } from '../../src/domain/report.ts';
-import type { StepContext, StepDefinition } from '../../src/runbook/step.ts';
+import type { StepContext, StepDefinition } from '../../src/steps/step.ts';
 
 export const CONFIG_TEXT = `services:
   - name: aegis-api

@@ -13,11 +13,11 @@ import { demoConfig } from '../../src/console/demo/demo-config.ts';
 import { createDemo, shiftIso } from '../../src/console/demo/demo-sources.ts';
 import { type DemoRecordings, loadRecordings } from '../../src/console/demo/recordings.ts';
 import type { StepResult } from '../../src/domain/finding.ts';
-import { CPU_STEP } from '../../src/runbook/cpu.ts';
-import { dbStep } from '../../src/runbook/db.ts';
-import { goroutinesStep } from '../../src/runbook/goroutines.ts';
-import { latencyStep } from '../../src/runbook/latency.ts';
 import type { AnyStep } from '../../src/slack/app.ts';
+import { dbStep } from '../../src/steps/db/step.ts';
+import { latencyStep } from '../../src/steps/latency/step.ts';
+import { CPU_STEP } from '../../src/steps/profiling/cpu.ts';
+import { goroutinesStep } from '../../src/steps/profiling/goroutines.ts';
 
 let recordings: DemoRecordings;
 let config: Config;

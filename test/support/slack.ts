@@ -4,7 +4,6 @@ import { EMULATOR_BOT_TOKEN, type SlackApiEmulator } from '../../src/console/sla
 import { AppError } from '../../src/domain/errors.ts';
 import type { StepResult } from '../../src/domain/finding.ts';
 import { finishResult } from '../../src/domain/report.ts';
-import type { StepContext, StepDefinition } from '../../src/runbook/step.ts';
 import {
   type AnyStep,
   createSlackApp,
@@ -15,6 +14,7 @@ import {
 import type { Log } from '../../src/slack/logger.ts';
 import * as render from '../../src/slack/render/index.ts';
 import type { Renderer } from '../../src/slack/renderer.ts';
+import type { StepContext, StepDefinition } from '../../src/steps/step.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret-8f14e45fceea167a5a36dedd4bea2543';
 

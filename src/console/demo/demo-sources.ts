@@ -1,13 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import type { BackendState } from '../../actions/ports.ts';
-import type { LockWaitRow, SessionRow } from '../../analysis/db-types.ts';
 import type { AllSources } from '../../compose.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { SourceError } from '../../domain/errors.ts';
-import type { DatabaseReader, PodLogReader } from '../../runbook/db.ts';
-import type { ClusterPort, MetricsPort } from '../../runbook/latency.ts';
 import type { DeploymentScale, PodInfo, PodUsage } from '../../sources/kubernetes.ts';
+import type { LockWaitRow, SessionRow } from '../../sources/postgres-types.ts';
 import type {
   FetchedProfile,
   FetchOptions,
@@ -16,6 +14,8 @@ import type {
   ProfileTarget,
 } from '../../sources/pprof.ts';
 import type { InstantResult, QueryOptions, RangeResult, TimeRange } from '../../sources/prometheus.ts';
+import type { DatabaseReader, PodLogReader } from '../../steps/db/step.ts';
+import type { ClusterPort, MetricsPort } from '../../steps/latency/step.ts';
 import { DemoCluster, DemoDatabaseActions } from './demo-cluster.ts';
 import { type DemoRecordings, type RecordedPod, type RecordedQuery, toNumber } from './recordings.ts';
 

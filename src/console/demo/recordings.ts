@@ -5,7 +5,7 @@ import type {
   StatementsResult,
   TableSizeRow,
   TableStatRow,
-} from '../../analysis/db-types.ts';
+} from '../../sources/postgres-types.ts';
 import type { PprofKind } from '../../sources/pprof.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { PartUpdate } from '../../runbook/step.ts';
+import type { PartUpdate } from '../../steps/step.ts';
 import type { RenderedMessage } from './blocks.ts';
 import { context, section } from './blocks.ts';
 import { SLACK_LIMITS } from './limits.ts';

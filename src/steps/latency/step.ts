@@ -1,0 +1,581 @@
+import type { Config } from '../../config/load.ts';
+import { findService } from '../../config/load.ts';
+import type { ServiceConfig } from '../../config/schema.ts';
+import { formatDuration, isDuration, parseDuration } from '../../domain/duration.ts';
+import { AppError } from '../../domain/errors.ts';
+import type { Attachment, PartStatus, StepResult } from '../../domain/finding.ts';
+import { finishResult } from '../../domain/report.ts';
+import type { BaselineMetric } from '../../domain/thresholds.ts';
+import { ChartFontError, preloadChartFont, svgToPng } from '../../lib/charts/png.ts';
+import type { CallOptions, DeploymentScale, PodInfo, PodUsage } from '../../sources/kubernetes.ts';
+import type {
+  InstantResult,
+  QueryOptions,
+  RangeResult,
+  Series,
+  TimeRange,
+} from '../../sources/prometheus.ts';
+import * as promql from '../../sources/promql.ts';
+import type { StepContext, StepDefinition } from '../step.ts';
+import {
+  buildEndpoints,
+  type MemoryTrend,
+  memoryTrend,
+  mergePods,
+  type PathValue,
+  type PodSeriesValues,
+  type PodStatusValues,
+  type PodTopValues,
+  type Quantiles,
+  ratioToPercent,
+  secondsToMs,
+  stepFor,
+  sustainedMin,
+} from './analysis.ts';
+import { latencyChartSvg, latencyHeatmapSvg, type PathSeries, trafficChartSvg } from './chart.ts';
+import { buildLatencyReport, sustainedKey } from './report.ts';
+
+/**
+ * Runbook Step 1, "Identify the Bottleneck": `/aegis latency [service] [window]` and
+ * `aegis run latency`. Every query runs in parallel with its own deadline; each part reports its
+ * progress as it completes, and a part whose source fails is marked unavailable while the others
+ * still report.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// the sources this step uses (implemented by src/sources/prometheus.ts and kubernetes.ts)
+
+export interface MetricsPort {
+  instantQuery(expr: string, options?: QueryOptions): Promise<InstantResult>;
+  rangeQuery(expr: string, range: TimeRange, options?: QueryOptions): Promise<RangeResult>;
+}
+
+export interface ClusterPort {
+  listPods(namespace: string, selector?: string, options?: CallOptions): Promise<PodInfo[]>;
+  podMetrics(namespace: string, selector?: string, options?: CallOptions): Promise<PodUsage[]>;
+  getDeploymentScale(namespace: string, name: string, options?: CallOptions): Promise<DeploymentScale>;
+}
+
+export interface LatencySources {
+  /** The service's Prometheus; undefined when the service has none configured. */
+  readonly prometheus?: (service: ServiceConfig) => MetricsPort | undefined;
+  /** The Kubernetes API; absent when the bot has no cluster access (the pod parts are then left out). */
+  readonly kubernetes?: (service: ServiceConfig) => ClusterPort | undefined;
+  /** SVG to PNG; default: resvg with the DejaVu fonts (lib/charts/png.ts). */
+  readonly rasterize?: (svg: string, signal: AbortSignal) => Promise<Uint8Array>;
+}
+
+export interface LatencyArgs {
+  readonly service?: string;
+  readonly windowMs: number;
+}
+
+export const DEFAULT_WINDOW_MS = 5 * 60_000;
+export const MIN_WINDOW_MS = 60_000;
+export const MAX_WINDOW_MS = 24 * 3_600_000;
+
+/** The part names, as progress and the report show them. */
+export const PARTS = {
+  latency: 'latency',
+  endpoints: 'endpoints',
+  errors: 'error rate',
+  containers: 'container metrics',
+  trend: 'memory trend',
+  pods: 'pods',
+  top: 'kubectl top',
+  replicas: 'replicas',
+  sustained: 'sustained conditions',
+  charts: 'charts',
+  prometheus: 'prometheus',
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// arguments
+
+export function parseLatencyArgs(words: readonly string[], config: Config): LatencyArgs {
+  let windowMs: number | undefined;
+  let service: string | undefined;
+  for (const raw of words) {
+    const word = raw.trim();
+    if (!word) continue;
+    if (isDuration(word)) {
+      if (windowMs !== undefined)
+        throw new AppError('usage', `two windows given ("${word}"): usage: latency [service] [window]`);
+      windowMs = parseDuration(word);
+      if (windowMs < MIN_WINDOW_MS || windowMs > MAX_WINDOW_MS) {
+        throw new AppError(
+          'out_of_range',
+          `window ${word} is out of range: use 1m to 24h, e.g. 5m, 30m or 2h`,
+        );
+      }
+    } else if (/^\d+(\.\d+)?$/.test(word)) {
+      throw new AppError('usage', `window "${word}" needs a unit: e.g. ${word}m or ${word}h (1m to 24h)`);
+    } else {
+      if (service !== undefined)
+        throw new AppError(
+          'usage',
+          `two services given ("${service}", "${word}"): usage: latency [service] [window]`,
+        );
+      service = findService(config, word).name;
+    }
+  }
+  return { ...(service ? { service } : {}), windowMs: windowMs ?? DEFAULT_WINDOW_MS };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the run
+
+type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+function reasonOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs one part: reports it running, then ok or unavailable. Only user-meaningful failures become "unavailable". */
+function part<T>(
+  ctx: StepContext<LatencySources>,
+  parts: PartStatus[],
+  name: string,
+  fn: () => Promise<T>,
+): Promise<Outcome<T>> {
+  ctx.progress({ name, status: 'running' });
+  return fn().then(
+    (value) => {
+      parts.push({ name, status: 'ok' });
+      ctx.progress({ name, status: 'ok' });
+      return { ok: true as const, value };
+    },
+    (e: unknown) => {
+      if (!(e instanceof AppError || e instanceof ChartFontError || e instanceof ChartRenderError)) throw e;
+      const reason = reasonOf(e);
+      parts.push({ name, status: 'unavailable', reason });
+      ctx.progress({ name, status: 'unavailable', reason });
+      return { ok: false as const, reason };
+    },
+  );
+}
+
+class ChartRenderError extends Error {
+  override name = 'ChartRenderError';
+}
+
+function pathValues(r: InstantResult, label: string): PathValue[] {
+  return r.samples
+    .filter((s) => s.labels[label] !== undefined)
+    .map((s) => ({ path: s.labels[label] as string, value: s.value }));
+}
+
+function scalarOf(r: InstantResult): number | undefined {
+  return r.samples[0]?.value;
+}
+
+function byLabel(r: InstantResult, label: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const s of r.samples) {
+    const k = s.labels[label];
+    if (k !== undefined && Number.isFinite(s.value)) m.set(k, s.value);
+  }
+  return m;
+}
+
+function seriesByLabel(r: RangeResult, label: string): PathSeries[] {
+  return r.series
+    .filter((s) => s.labels[label] !== undefined)
+    .map((s) => ({ path: s.labels[label] as string, points: s.points }));
+}
+
+function firstSeries(r: RangeResult): Series['points'] {
+  return r.series[0]?.points ?? [];
+}
+
+function containerOf(pod: PodInfo, name: string) {
+  return (
+    pod.containers.find((c) => c.name === name) ??
+    (pod.containers.length === 1 ? pod.containers[0] : undefined)
+  );
+}
+
+const SUSTAINED_METRICS: readonly BaselineMetric[] = [
+  'api_p99_latency_ms',
+  'api_p50_latency_ms',
+  'error_rate_percent',
+  'cpu_percent',
+  'memory_percent',
+];
+
+export async function runLatency(ctx: StepContext<LatencySources>, args: LatencyArgs): Promise<StepResult> {
+  const startedAt = ctx.now();
+  const { config, service, signal } = ctx;
+  const windowMs = args.windowMs;
+  const parts: PartStatus[] = [];
+  const t = promql.targetFor(service);
+  const prom = ctx.sources.prometheus?.(service);
+  const k8s = ctx.sources.kubernetes?.(service);
+  const end = ctx.now();
+  const endS = Math.floor(end.getTime() / 1000);
+  const at: QueryOptions = { signal, time: new Date(endS * 1000) };
+  const containerName =
+    service.prometheus?.metrics.container_label_value ?? service.container ?? service.deployment;
+  const podSelector = service.pod_selector ?? `app=${service.deployment}`;
+  const unavailable: { part: string; reason: string }[] = [];
+  const noProm = `no Prometheus configured for service ${service.name} (services[].prometheus.url)`;
+
+  const instant = (expr: string) => {
+    if (!prom) throw new AppError('config', noProm);
+    return prom.instantQuery(expr, at);
+  };
+  const rangeOf = (expr: string, periodMs: number, stepMs: number) => {
+    if (!prom) throw new AppError('config', noProm);
+    return prom.rangeQuery(
+      expr,
+      { start: new Date((endS - periodMs / 1000) * 1000), end: new Date(endS * 1000), stepMs },
+      { signal },
+    );
+  };
+
+  // Which escalation rules need a sustained value, over which durations.
+  const sustainedPlan = [
+    ...new Map(
+      config.escalationRules
+        .filter((r) => r.forMs > 0 && SUSTAINED_METRICS.includes(r.metric))
+        .map((r) => [sustainedKey(r.metric, r.forMs), { metric: r.metric, forMs: r.forMs }]),
+    ).values(),
+  ];
+  const shortRateMs = Math.min(windowMs, 60_000);
+  const sustainedExpr = (metric: BaselineMetric, rateMs: number): { expr: string; scale: number } => {
+    switch (metric) {
+      case 'api_p99_latency_ms':
+        return { expr: promql.latencyQuantile(t, 0.99, rateMs), scale: 1000 };
+      case 'api_p50_latency_ms':
+        return { expr: promql.latencyQuantile(t, 0.5, rateMs), scale: 1000 };
+      case 'error_rate_percent':
+        return { expr: promql.errorRatio(t, rateMs), scale: 100 };
+      case 'cpu_percent':
+        return { expr: promql.maxOverPods(promql.cpuRatioByPod(t, rateMs)), scale: 100 };
+      default:
+        return { expr: promql.maxOverPods(promql.memoryRatioByPod(t)), scale: 100 };
+    }
+  };
+
+  const chartStepMs = stepFor(windowMs, 90);
+  const chartRateMs = Math.max(shortRateMs, 2 * chartStepMs);
+  const rasterize = ctx.sources.rasterize ?? ((svg: string, s: AbortSignal) => svgToPng(svg, { signal: s }));
+
+  // The Kubernetes calls and the charts' range queries go out first: they take longest to turn
+  // into a report (client-node's request setup; rendering after the data arrives).
+  const podsP = k8s
+    ? part(ctx, parts, PARTS.pods, () => k8s.listPods(service.namespace, podSelector, { signal }))
+    : undefined;
+  const topP = k8s
+    ? part(ctx, parts, PARTS.top, () => k8s.podMetrics(service.namespace, podSelector, { signal }))
+    : undefined;
+  const replicasP = k8s
+    ? part(ctx, parts, PARTS.replicas, () =>
+        k8s.getDeploymentScale(service.namespace, service.deployment, { signal }),
+      )
+    : undefined;
+
+  const chartsP = part(ctx, parts, PARTS.charts, async (): Promise<Attachment[]> => {
+    const q = (expr: string) => rangeOf(expr, windowMs, chartStepMs);
+    const queries = Promise.all([
+      q(promql.latencyQuantile(t, 0.5, chartRateMs)),
+      q(promql.latencyQuantile(t, 0.95, chartRateMs)),
+      q(promql.latencyQuantile(t, 0.99, chartRateMs)),
+      q(promql.latencyQuantileByPath(t, 0.5, chartRateMs)),
+      q(promql.latencyQuantileByPath(t, 0.95, chartRateMs)),
+      q(promql.latencyQuantileByPath(t, 0.99, chartRateMs)),
+      q(promql.requestRateByPath(t, chartRateMs)),
+      q(promql.errorRatio(t, chartRateMs)),
+    ]);
+    if (!ctx.sources.rasterize) {
+      // Parse the chart font while the queries are in flight (once per process).
+      try {
+        preloadChartFont();
+      } catch (e) {
+        queries.catch(() => undefined);
+        throw e;
+      }
+    }
+    const [p50, p95, p99, h50, h95, h99, rate, errors] = await queries;
+    const w = { start: endS - windowMs / 1000, end: endS, stepS: chartStepMs / 1000 };
+    const charts = [
+      {
+        filename: `latency-${service.name}-percentiles.png`,
+        title: `${service.name}: P50 / P95 / P99 latency, last ${formatDuration(windowMs)}`,
+        svg: latencyChartSvg(
+          { p50: firstSeries(p50), p95: firstSeries(p95), p99: firstSeries(p99) },
+          w,
+          config.baselines,
+          service.name,
+        ),
+      },
+      {
+        filename: `latency-${service.name}-heatmap.png`,
+        title: `${service.name}: latency heatmap by endpoint, last ${formatDuration(windowMs)}`,
+        svg: latencyHeatmapSvg(
+          {
+            p50: seriesByLabel(h50, t.pathLabel),
+            p95: seriesByLabel(h95, t.pathLabel),
+            p99: seriesByLabel(h99, t.pathLabel),
+          },
+          w,
+          service.name,
+        ),
+      },
+      {
+        filename: `latency-${service.name}-traffic.png`,
+        title: `${service.name}: request and error rate, last ${formatDuration(windowMs)}`,
+        svg: trafficChartSvg(
+          { rateByPath: seriesByLabel(rate, t.pathLabel), errorRatio: firstSeries(errors) },
+          w,
+          config.baselines,
+          service.name,
+        ),
+      },
+    ];
+    const pngs = await Promise.all(
+      charts.map((c) =>
+        rasterize(c.svg, signal).catch((e: unknown) => {
+          if (e instanceof ChartFontError || e instanceof AppError) throw e;
+          throw new ChartRenderError(`rendering ${c.filename} failed: ${reasonOf(e)}`, { cause: e });
+        }),
+      ),
+    );
+    return charts.map(
+      (c, i): Attachment => ({
+        filename: c.filename,
+        title: c.title,
+        mimeType: 'image/png',
+        content: pngs[i] as Uint8Array,
+        image: true,
+      }),
+    );
+  });
+
+  const latencyP = part(ctx, parts, PARTS.latency, async () => {
+    const [p50, p95, p99] = await Promise.all(
+      [0.5, 0.95, 0.99].map((q) => instant(promql.latencyQuantile(t, q, windowMs))),
+    );
+    const ms = (r: InstantResult | undefined) => (r ? secondsToMs(scalarOf(r)) : undefined);
+    const qs: Quantiles = {
+      ...(ms(p50) !== undefined ? { p50: ms(p50) } : {}),
+      ...(ms(p95) !== undefined ? { p95: ms(p95) } : {}),
+      ...(ms(p99) !== undefined ? { p99: ms(p99) } : {}),
+    };
+    return qs;
+  });
+
+  const endpointsP = part(ctx, parts, PARTS.endpoints, async () => {
+    const [p99, p95, p50, rate] = await Promise.all([
+      instant(promql.topEndpointsByP99(t, windowMs, 10)),
+      instant(promql.latencyQuantileByPath(t, 0.95, windowMs)),
+      instant(promql.latencyQuantileByPath(t, 0.5, windowMs)),
+      instant(promql.requestRateByPath(t, windowMs)),
+    ]);
+    return buildEndpoints(
+      {
+        p99: pathValues(p99, t.pathLabel),
+        p95: pathValues(p95, t.pathLabel),
+        p50: pathValues(p50, t.pathLabel),
+        rate: pathValues(rate, t.pathLabel),
+      },
+      config.baselines.api_p99_latency_ms,
+      10,
+    );
+  });
+
+  const errorsP = part(ctx, parts, PARTS.errors, async () => {
+    const r = await instant(promql.errorRatio(t, windowMs));
+    const percent = ratioToPercent(scalarOf(r));
+    return percent === undefined ? {} : { percent };
+  });
+
+  const containersP = part(ctx, parts, PARTS.containers, async (): Promise<PodSeriesValues> => {
+    const [cpu, cpuLimit, mem, memLimit, throttled] = await Promise.all([
+      instant(promql.cpuCoresByPod(t, windowMs)),
+      instant(promql.cpuLimitCoresByPod(t)),
+      instant(promql.memoryBytesByPod(t)),
+      instant(promql.memoryLimitBytesByPod(t)),
+      instant(promql.throttledRatioByPod(t, windowMs)),
+    ]);
+    if (cpu.samples.length === 0 && mem.samples.length === 0) {
+      throw new AppError(
+        'not_found',
+        `no container series matched ${promql.selector(t.containerSelector)} (cAdvisor's ${t.cadvisor.cpuUsage} and ${t.cadvisor.memoryUsage})`,
+      );
+    }
+    return {
+      cpuCores: byLabel(cpu, t.podLabel),
+      cpuLimitCores: byLabel(cpuLimit, t.podLabel),
+      memoryBytes: byLabel(mem, t.podLabel),
+      memoryLimitBytes: byLabel(memLimit, t.podLabel),
+      throttledRatio: byLabel(throttled, t.podLabel),
+    };
+  });
+
+  const trendStepMs = stepFor(windowMs, 60);
+  const trendP = part(ctx, parts, PARTS.trend, async () => {
+    const [usage, limits] = await Promise.all([
+      rangeOf(promql.memoryBytesByPod(t), windowMs, trendStepMs),
+      instant(promql.memoryLimitBytesByPod(t)),
+    ]);
+    const limitOf = byLabel(limits, t.podLabel);
+    return usage.series
+      .map((s) => {
+        const pod = s.labels[t.podLabel];
+        return pod ? memoryTrend(pod, s.points, limitOf.get(pod)) : undefined;
+      })
+      .filter((x): x is MemoryTrend => x !== undefined);
+  });
+
+  const sustainedP = sustainedPlan.length
+    ? part(ctx, parts, PARTS.sustained, async () => {
+        const values = new Map<string, number | undefined>();
+        await Promise.all(
+          sustainedPlan.map(async ({ metric, forMs }) => {
+            const stepMs = stepFor(forMs, 30);
+            const { expr, scale } = sustainedExpr(metric, shortRateMs);
+            const r = await rangeOf(expr, forMs, stepMs);
+            const min = sustainedMin(firstSeries(r), {
+              startS: endS - forMs / 1000,
+              endS,
+              stepS: stepMs / 1000,
+            });
+            values.set(sustainedKey(metric, forMs), min === undefined ? undefined : min * scale);
+          }),
+        );
+        return values;
+      })
+    : undefined;
+
+  const [latency, endpoints, errors, containers, trend, pods, top, replicas, sustained, charts] =
+    await Promise.all([
+      latencyP,
+      endpointsP,
+      errorsP,
+      containersP,
+      trendP,
+      podsP,
+      topP,
+      replicasP,
+      sustainedP,
+      chartsP,
+    ]);
+
+  // Without Prometheus every Prometheus part fails the same way: say it once.
+  const promParts: string[] = [
+    PARTS.latency,
+    PARTS.endpoints,
+    PARTS.errors,
+    PARTS.containers,
+    PARTS.trend,
+    PARTS.charts,
+  ];
+  if (sustainedP) promParts.push(PARTS.sustained);
+  for (const [name, o] of [
+    [PARTS.latency, latency],
+    [PARTS.endpoints, endpoints],
+    [PARTS.errors, errors],
+    [PARTS.containers, containers],
+    [PARTS.trend, trend],
+    [PARTS.pods, pods],
+    [PARTS.top, top],
+    [PARTS.replicas, replicas],
+    [PARTS.sustained, sustained],
+    [PARTS.charts, charts],
+  ] as const) {
+    if (o && !o.ok && !(prom === undefined && promParts.includes(name)))
+      unavailable.push({ part: name, reason: o.reason });
+  }
+  if (!prom) unavailable.unshift({ part: PARTS.prometheus, reason: noProm });
+
+  const status: PodStatusValues[] | undefined = pods?.ok
+    ? pods.value.map((p) => {
+        const c = containerOf(p, containerName);
+        return {
+          name: p.name,
+          ...(c?.limits.cpu !== undefined ? { cpuLimitCores: c.limits.cpu } : {}),
+          ...(c?.limits.memory !== undefined ? { memoryLimitBytes: c.limits.memory } : {}),
+          restarts: c?.restartCount ?? 0,
+          oomKilled: c?.oomKilled ?? false,
+          ...(c?.lastTermination ? { lastTerminationReason: c.lastTermination.reason } : {}),
+          ...(c?.lastTermination?.finishedAt ? { lastTerminatedAt: c.lastTermination.finishedAt } : {}),
+          state: c?.state ?? p.phase,
+          ready: c?.ready ?? false,
+        };
+      })
+    : undefined;
+  const topValues: PodTopValues[] | undefined = top?.ok
+    ? top.value.flatMap((p) => {
+        const c =
+          p.containers.find((x) => x.name === containerName) ??
+          (p.containers.length === 1 ? p.containers[0] : undefined);
+        return c ? [{ name: p.name, cpuCores: c.cpu, memoryBytes: c.memory }] : [];
+      })
+    : undefined;
+  const podRows = mergePods(
+    {
+      ...(containers.ok ? { series: containers.value } : {}),
+      ...(status ? { status } : {}),
+      ...(topValues ? { top: topValues } : {}),
+    },
+    { cpu: config.baselines.cpu_percent, memory: config.baselines.memory_percent },
+  );
+  const knownPods = new Set(podRows.map((p) => p.name));
+  const replicaInfo = replicas?.ok
+    ? { current: replicas.value.replicas, source: 'deployment scale' }
+    : podRows.length
+      ? { current: podRows.length, source: 'pods seen' }
+      : undefined;
+
+  const report = buildLatencyReport({
+    service: {
+      name: service.name,
+      namespace: service.namespace,
+      deployment: service.deployment,
+      ...(service.container ? { container: service.container } : {}),
+    },
+    windowMs,
+    now: end,
+    baselines: config.baselines,
+    rules: config.escalationRules,
+    actions: config.actions,
+    ...(config.grafana ? { grafana: config.grafana } : {}),
+    grafanaQueries: [promql.latencyQuantile(t, 0.99, windowMs), promql.topEndpointsByP99(t, windowMs, 10)],
+    ...(latency.ok ? { quantiles: latency.value } : {}),
+    ...(endpoints.ok ? { endpoints: endpoints.value } : {}),
+    ...(errors.ok ? { errors: errors.value } : {}),
+    pods: podRows,
+    ...(trend.ok ? { trends: trend.value.filter((x) => knownPods.size === 0 || knownPods.has(x.pod)) } : {}),
+    ...(replicaInfo ? { replicas: replicaInfo } : {}),
+    sustained: sustained?.ok ? sustained.value : new Map(),
+    unavailable,
+  });
+
+  return finishResult(
+    {
+      step: 'latency',
+      service: service.name,
+      headline: report.headline,
+      findings: report.findings,
+      proposals: report.proposals,
+      nextSteps: report.nextSteps,
+      escalations: report.escalations,
+      attachments: charts.ok ? charts.value : [],
+      parts,
+      links: report.links,
+      startedAt,
+    },
+    ctx.now(),
+  );
+}
+
+export const latencyStep: StepDefinition<LatencyArgs, LatencySources> = {
+  name: 'latency',
+  summary:
+    'Identify the bottleneck: latency percentiles, slowest endpoints, errors, CPU and memory of the pods',
+  usage: 'latency [service] [window]  (window 1m to 24h, default 5m)',
+  runbook: 'Step 1: Identify the Bottleneck',
+  parse: (words, { config }) => parseLatencyArgs(words, config),
+  run: runLatency,
+};

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { redactSql, tokenizeSql, truncate } from '../../../src/lib/sql/redact.ts';
+
+/** Every secret in these tests contains this marker, so one check proves nothing leaked. */
+const SECRET = 'sekret';
+
+function expectNoLeak(out: string): void {
+  expect(out.toLowerCase()).not.toContain(SECRET);
+  expect(out).not.toMatch(/4111|1234567/);
+}
+
+describe('redactSql', () => {
+  it('replaces a plain string literal with ?', () => {
+    expect(redactSql("SELECT * FROM users WHERE email = 'sekret@example.com'")).toBe(
+      'SELECT * FROM users WHERE email = ?',
+    );
+  });
+
+  it("treats '' inside a string as an escaped quote, not the end of the literal", () => {
+    const out = redactSql("SELECT 1 FROM t WHERE name = 'O''sekret' AND b = 'x'");
+    expect(out).toBe('SELECT ? FROM t WHERE name = ? AND b = ?');
+    expectNoLeak(out);
+  });
+
+  it("redacts E'' strings whose backslash-escaped quote would end a standard string", () => {
+    const out = redactSql("SELECT * FROM t WHERE a = E'\\' OR 1=1 sekret' AND b = 2");
+    expect(out).toBe('SELECT * FROM t WHERE a = ? AND b = ?');
+    expectNoLeak(out);
+  });
+
+  it("redacts E'\\'' (an escaped quote then a doubled quote) as one literal", () => {
+    expect(redactSql("SELECT E'\\'', 'sekret'")).toBe('SELECT ?, ?');
+  });
+
+  it('keeps backslashes literal in standard strings, so the literal ends at the next quote', () => {
+    expect(redactSql("SELECT 'C:\\sekret\\' AS path, id FROM t")).toBe('SELECT ? AS path, id FROM t');
+  });
+
+  it('redacts bit, hex, national and unicode-escaped strings with their prefix', () => {
+    const out = redactSql("SELECT B'1010', X'1F', N'sekret', U&'d\\0061sekret' FROM t");
+    expect(out).toBe('SELECT ?, ?, ?, ? FROM t');
+  });
+
+  it('keeps quoted identifiers even when they contain quotes and digits', () => {
+    expect(redactSql(`SELECT "a'b", "col 1", "x""y" FROM "T2" WHERE "a'b" = 'sekret'`)).toBe(
+      `SELECT "a'b", "col 1", "x""y" FROM "T2" WHERE "a'b" = ?`,
+    );
+  });
+
+  it('keeps digits that are part of identifiers and keeps $n placeholders', () => {
+    expect(redactSql('SELECT t1.col_2, x$1 FROM t1 WHERE a = $1 AND b = $12')).toBe(
+      'SELECT t1.col_2, x$1 FROM t1 WHERE a = $1 AND b = $12',
+    );
+  });
+
+  it('redacts integers, decimals, leading-dot fractions and scientific notation', () => {
+    expect(redactSql('SELECT 42, 3.14, .5, 1e10, 1.5E-3, 6.02e+23 FROM t')).toBe(
+      'SELECT ?, ?, ?, ?, ?, ? FROM t',
+    );
+  });
+
+  it('redacts PostgreSQL 16 hex, octal, binary and underscore-grouped numbers', () => {
+    expect(redactSql('SELECT 0x1F, 0o17, 0b101, 1_000_000')).toBe('SELECT ?, ?, ?, ?');
+  });
+
+  it('folds the sign into a negative number but keeps subtraction', () => {
+    expect(redactSql('SELECT * FROM t WHERE balance = -1234567')).toBe('SELECT * FROM t WHERE balance = ?');
+    expect(redactSql('SELECT * FROM t WHERE balance=-1234567')).toBe('SELECT * FROM t WHERE balance=?');
+    expect(redactSql('SELECT a - 5, (-7), f(-2.5e3) FROM t')).toBe('SELECT a - ?, (?), f(?) FROM t');
+  });
+
+  it('keeps booleans and NULL', () => {
+    expect(redactSql('UPDATE t SET active = true, gone = FALSE WHERE x IS NULL')).toBe(
+      'UPDATE t SET active = true, gone = FALSE WHERE x IS NULL',
+    );
+  });
+
+  it('removes line and nested block comments, which can carry data', () => {
+    const out = redactSql(
+      "SELECT a /* outer /* inner 'sekret' */ still sekret */ FROM t -- card 4111 sekret\nWHERE b = 1",
+    );
+    expect(out).toBe('SELECT a FROM t WHERE b = ?');
+    expectNoLeak(out);
+  });
+
+  it('redacts dollar-quoted strings, tagged and untagged', () => {
+    expect(redactSql("SELECT $$it's sekret$$, $fn$ body $$ sekret $$ $fn$ FROM t")).toBe(
+      'SELECT ?, ? FROM t',
+    );
+  });
+
+  it('ends a tagged dollar quote only at the same tag, so a nested one does not end it', () => {
+    const out = redactSql('DO $outer$ BEGIN PERFORM $inner$ sekret $inner$; RAISE 4111; END $outer$');
+    expect(out).toBe('DO ?');
+  });
+
+  it('does not take $1$ for a dollar quote: tags cannot start with a digit', () => {
+    expect(redactSql('SELECT $1, $2 FROM t')).toBe('SELECT $1, $2 FROM t');
+  });
+
+  it.each([
+    ["SELECT * FROM t WHERE a = 'sekret never closed", 'SELECT * FROM t WHERE a = ?'],
+    ["SELECT * FROM t WHERE a = E'sekret \\' still open", 'SELECT * FROM t WHERE a = ?'],
+    ['SELECT $x$ sekret never closed', 'SELECT ?'],
+    ['SELECT a /* sekret never closed', 'SELECT a'],
+    ['SELECT "sekret never closed', 'SELECT ?'],
+  ])('redacts an unterminated literal to the end: %s', (input, expected) => {
+    const out = redactSql(input);
+    expect(out).toBe(expected);
+    expectNoLeak(out);
+  });
+
+  it('collapses IN lists, ARRAY lists and repeated VALUES rows', () => {
+    expect(redactSql("SELECT * FROM t WHERE id IN (1, 2, 3, 'x') AND k = ANY(ARRAY[4, 5])")).toBe(
+      'SELECT * FROM t WHERE id IN (...) AND k = ANY(ARRAY[...])',
+    );
+    expect(redactSql('SELECT * FROM t WHERE id IN ($1, $2, $3)')).toBe('SELECT * FROM t WHERE id IN (...)');
+    expect(redactSql("INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')")).toBe(
+      'INSERT INTO t (a, b) VALUES (?, ?), ...',
+    );
+  });
+
+  it('leaves an IN subquery alone', () => {
+    expect(redactSql('SELECT * FROM t WHERE id IN (SELECT id FROM u WHERE n > 5)')).toBe(
+      'SELECT * FROM t WHERE id IN (SELECT id FROM u WHERE n > ?)',
+    );
+  });
+
+  it('keeps casts readable', () => {
+    expect(redactSql("SELECT '2024-01-01'::date, interval '1 day', 5::bigint")).toBe(
+      'SELECT ?::date, interval ?, ?::bigint',
+    );
+  });
+
+  it('squeezes whitespace and newlines to single spaces', () => {
+    expect(redactSql('SELECT\n   a,\n\tb\r\nFROM   t  ')).toBe('SELECT a, b FROM t');
+  });
+
+  it('truncates after redacting, so a cut never shows part of a literal', () => {
+    const out = redactSql(`SELECT * FROM t WHERE a = '${'sekret'.repeat(50)}' AND b = 1`, { maxLength: 30 });
+    expect(out.length).toBeLessThanOrEqual(30);
+    expect(out.endsWith('…')).toBe(true);
+    expectNoLeak(out);
+  });
+
+  it('leaves text shorter than the limit untouched', () => {
+    expect(redactSql('SELECT 1', { maxLength: 30 })).toBe('SELECT ?');
+  });
+
+  it('does not leak anything from a long mixed statement', () => {
+    const sql = `/* app=web sekret */ INSERT INTO payments(card, amount, note, meta)
+      VALUES ('4111 1111 1111 1111', -1234567.89, E'sekret\\nline', $$ {"sekret": 1} $$)
+      ON CONFLICT DO NOTHING -- sekret`;
+    const out = redactSql(sql);
+    expectNoLeak(out);
+    expect(out).toBe(
+      'INSERT INTO payments(card, amount, note, meta) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+  });
+});
+
+describe('tokenizeSql', () => {
+  it('splits "=-5" into an operator, a sign and a number as PostgreSQL does', () => {
+    const kinds = tokenizeSql('a=-5').map((t) => `${t.kind}:${t.text}`);
+    expect(kinds).toEqual(['ident:a', 'op:=', 'op:-', 'number:5']);
+  });
+
+  it('keeps jsonb operators that end in - together when they hold a special character', () => {
+    expect(tokenizeSql('a #- b').map((t) => t.text)).toEqual(['a', ' ', '#-', ' ', 'b']);
+  });
+
+  it('marks an unterminated string', () => {
+    const t = tokenizeSql("'abc").at(0);
+    expect(t).toEqual({ kind: 'string', text: "'abc", unterminated: true });
+  });
+});
+
+describe('truncate', () => {
+  it('ends a cut text in … within the limit', () => {
+    expect(truncate('abcdefghij', 5)).toBe('abcd…');
+    expect(truncate('abc', 5)).toBe('abc');
+  });
+});
