@@ -41,6 +41,8 @@ export interface HttpCall {
   /** Refuse (not buffer) a response larger than this. */
   readonly maxBytes?: number;
   readonly signal?: AbortSignal;
+  /** Summarises an error answer's body (status 400 or more) for the SourceError's detail. */
+  readonly describeError?: (status: number, data: unknown) => string;
 }
 
 /** An axios instance that never throws on status (we map statuses ourselves) and never follows to other hosts. */
@@ -58,12 +60,25 @@ export async function httpGet<T>(
   call: HttpCall,
   config: AxiosRequestConfig = {},
 ): Promise<{ status: number; data: T; headers: Record<string, unknown> }> {
+  return httpRequest<T>(client, { ...config, method: 'GET', url }, call);
+}
+
+/**
+ * Any method (GET, POST, DELETE…), with httpGet's deadline, size limit and errors. A status of 400
+ * or more is a SourceError whose detail is `call.describeError`'s summary of the body when given,
+ * else a short hint taken from it.
+ */
+export async function httpRequest<T>(
+  client: AxiosInstance,
+  request: AxiosRequestConfig & { method: string; url: string },
+  call: HttpCall,
+): Promise<{ status: number; data: T; headers: Record<string, unknown> }> {
   return sourceCall(call.source, call.operation, async () => {
     const timeout = AbortSignal.timeout(call.timeoutMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
     try {
-      const res = await client.get<T>(url, {
-        ...config,
+      const res = await client.request<T>({
+        ...request,
         signal,
         timeout: call.timeoutMs,
         maxContentLength: call.maxBytes ?? 16 * 2 ** 20,
@@ -71,7 +86,10 @@ export async function httpGet<T>(
       });
       if (res.status >= 400) {
         const reason: SourceFailure = res.status === 401 || res.status === 403 ? 'auth' : 'http_error';
-        throw new SourceError(call.source, call.operation, reason, `HTTP ${res.status}${bodyHint(res.data)}`);
+        const detail = call.describeError
+          ? `HTTP ${res.status}: ${call.describeError(res.status, res.data)}`
+          : `HTTP ${res.status}${bodyHint(res.data)}`;
+        throw new SourceError(call.source, call.operation, reason, detail);
       }
       return { status: res.status, data: res.data, headers: res.headers as Record<string, unknown> };
     } catch (e) {

@@ -153,7 +153,7 @@ export class TestbedSetupError extends Error {
 // ---------------------------------------------------------------------------------------------
 // processes
 
-interface Managed {
+export interface Managed {
   name: string;
   child: ChildProcess;
   exited: Promise<number | null>;
@@ -240,7 +240,7 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
-interface SpawnOptions {
+export interface SpawnOptions {
   logFile: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -248,7 +248,7 @@ interface SpawnOptions {
   gid?: number;
 }
 
-function spawnManaged(name: string, command: string, args: string[], options: SpawnOptions): Managed {
+export function spawnManaged(name: string, command: string, args: string[], options: SpawnOptions): Managed {
   installExitHook();
   const fd = fs.openSync(options.logFile, 'a');
   let child: ChildProcess;
@@ -289,7 +289,11 @@ function forget(m: Managed): void {
 }
 
 /** Ask politely (signal to the leader), then kill the whole group. */
-async function stopManaged(m: Managed, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+export async function stopManaged(
+  m: Managed,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 5000,
+): Promise<void> {
   if (!m.hasExited() && m.child.pid !== undefined) {
     try {
       process.kill(m.child.pid, signal);
@@ -360,7 +364,7 @@ export async function waitFor<T>(
   }
 }
 
-async function tail(file: string, lines = 30): Promise<string> {
+export async function tail(file: string, lines = 30): Promise<string> {
   try {
     const text = await fsp.readFile(file, 'utf8');
     return text.split('\n').slice(-lines).join('\n');
@@ -369,7 +373,7 @@ async function tail(file: string, lines = 30): Promise<string> {
   }
 }
 
-async function makeTempDir(prefix: string): Promise<string> {
+export async function makeTempDir(prefix: string): Promise<string> {
   installExitHook();
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
   tempDirs.add(dir);
@@ -377,7 +381,7 @@ async function makeTempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-async function removeTempDir(dir: string): Promise<void> {
+export async function removeTempDir(dir: string): Promise<void> {
   await fsp.rm(dir, { recursive: true, force: true });
   tempDirs.delete(dir);
   syncWatchdog();
@@ -391,6 +395,10 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export interface TestbedTools {
   go: string;
   prometheus: string;
+  /** Debian's `prometheus-alertmanager` (upstream calls it `alertmanager`). */
+  alertmanager: string;
+  amtool: string;
+  promtool: string;
   /** Directory holding postgres and initdb (PostgreSQL 15). */
   pgBin: string;
 }
@@ -414,8 +422,9 @@ function onPath(command: string, extraDirs: string[] = []): string | undefined {
 }
 
 /**
- * Find go, prometheus and the PostgreSQL 15 binaries, or throw naming the Debian packages to
- * install. Overrides: AEGIS_TESTBED_GO, AEGIS_TESTBED_PROMETHEUS, AEGIS_TESTBED_PG_BIN.
+ * Find go, prometheus, promtool, Alertmanager, amtool and the PostgreSQL 15 binaries, or throw naming
+ * the Debian packages to install. Overrides: AEGIS_TESTBED_GO, AEGIS_TESTBED_PROMETHEUS,
+ * AEGIS_TESTBED_PROMTOOL, AEGIS_TESTBED_ALERTMANAGER, AEGIS_TESTBED_AMTOOL, AEGIS_TESTBED_PG_BIN.
  */
 export function findTools(): TestbedTools {
   const missing: string[] = [];
@@ -425,18 +434,27 @@ export function findTools(): TestbedTools {
   if (!go) missing.push('`go` (apt-get install golang-go)');
   const prometheus = resolve(process.env.AEGIS_TESTBED_PROMETHEUS, 'prometheus');
   if (!prometheus) missing.push('`prometheus` (apt-get install prometheus)');
+  const promtool = resolve(process.env.AEGIS_TESTBED_PROMTOOL, 'promtool');
+  if (!promtool) missing.push('`promtool` (apt-get install prometheus)');
+  const alertmanager =
+    resolve(process.env.AEGIS_TESTBED_ALERTMANAGER, 'prometheus-alertmanager') ??
+    (process.env.AEGIS_TESTBED_ALERTMANAGER ? undefined : onPath('alertmanager'));
+  if (!alertmanager) missing.push('`prometheus-alertmanager` (apt-get install prometheus-alertmanager)');
+  const amtool = resolve(process.env.AEGIS_TESTBED_AMTOOL, 'amtool');
+  if (!amtool) missing.push('`amtool` (apt-get install prometheus-alertmanager)');
   const pgBin = process.env.AEGIS_TESTBED_PG_BIN || '/usr/lib/postgresql/15/bin';
   const pgMissing = ['postgres', 'initdb'].filter((b) => !executable(path.join(pgBin, b)));
   if (pgMissing.length > 0) {
     missing.push(`PostgreSQL 15 ${pgMissing.join(' and ')} in ${pgBin} (apt-get install postgresql)`);
   }
-  if (missing.length > 0 || !go || !prometheus) {
+  if (missing.length > 0 || !go || !prometheus || !promtool || !alertmanager || !amtool) {
     throw new TestbedSetupError(
       `The integration test bed needs programs that are not installed: ${missing.join('; ')}. ` +
-        'On Debian 12: apt-get install -y golang-go prometheus postgresql. Tests are never skipped for this.',
+        'On Debian 12: apt-get install -y golang-go prometheus prometheus-alertmanager postgresql. ' +
+        'Tests are never skipped for this.',
     );
   }
-  return { go, prometheus, pgBin };
+  return { go, prometheus, promtool, alertmanager, amtool, pgBin };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,12 +504,31 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(binary: string, dir: string): Promise<PrometheusServer> {
-  const fileSdDir = path.join(dir, 'targets');
+export interface PrometheusOptions {
+  /** Alerting rules files to evaluate (every 1 s); paths as given, absolute is safest. */
+  ruleFiles?: string[];
+  /** Alertmanagers to send firing and resolved alerts to, e.g. http://127.0.0.1:PORT. */
+  alertmanagerUrls?: string[];
+  /** Read file_sd targets from here (e.g. the shared test bed's fileSdDir) instead of dir/targets. */
+  fileSdDir?: string;
+}
+
+/**
+ * Prometheus scraping the file_sd targets every 1 s. With options it also evaluates alerting rules
+ * and sends to Alertmanagers: start a second one for that, so the shared one stays as every test expects.
+ */
+export async function startPrometheus(
+  binary: string,
+  dir: string,
+  options: PrometheusOptions = {},
+): Promise<PrometheusServer> {
+  const fileSdDir = options.fileSdDir ?? path.join(dir, 'targets');
   const dataDir = path.join(dir, 'data');
   const configFile = path.join(dir, 'prometheus.yml');
   const logFile = path.join(dir, 'prometheus.log');
   await fsp.mkdir(fileSdDir, { recursive: true });
+  const ruleFiles = options.ruleFiles ?? [];
+  const alertmanagers = (options.alertmanagerUrls ?? []).map((u) => new URL(u));
   await fsp.writeFile(
     configFile,
     [
@@ -499,6 +536,19 @@ export async function startPrometheus(binary: string, dir: string): Promise<Prom
       '  scrape_interval: 1s',
       '  scrape_timeout: 900ms',
       '  evaluation_interval: 1s',
+      ...(ruleFiles.length > 0 ? ['rule_files:', ...ruleFiles.map((f) => `  - ${JSON.stringify(f)}`)] : []),
+      ...(alertmanagers.length > 0
+        ? [
+            'alerting:',
+            '  alertmanagers:',
+            ...alertmanagers.flatMap((u) => [
+              `    - scheme: ${u.protocol.replace(':', '')}`,
+              `      path_prefix: ${JSON.stringify(u.pathname)}`,
+              '      timeout: 5s',
+              `      static_configs: [{ targets: [${JSON.stringify(u.host)}] }]`,
+            ]),
+          ]
+        : []),
       'scrape_configs:',
       '  - job_name: aegis-api',
       '    file_sd_configs:',
