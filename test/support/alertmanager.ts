@@ -11,6 +11,7 @@
  * - postAlerts: POST /api/v2/alerts, as Prometheus does, for tests that need an alert without rules.
  */
 import fsp from 'node:fs/promises';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import axios from 'axios';
 import {
@@ -34,6 +35,8 @@ export type WebhookAuth =
   | { readonly basic: { readonly username: string; readonly password: string } };
 
 export interface AlertmanagerOptions {
+  /** A whole alertmanager.yml to use as it is; the options below that shape the config are then ignored. */
+  configYaml?: string;
   /** Where notifications go (the bot's POST /alertmanager). Without one, the receiver does nothing. */
   webhookUrl?: string;
   /** Credentials Alertmanager sends with each notification (webhook_configs.http_config). */
@@ -113,7 +116,7 @@ export async function startAlertmanager(options: AlertmanagerOptions = {}): Prom
   const dir = await makeTempDir('aegis-alertmanager-');
   const configFile = path.join(dir, 'alertmanager.yml');
   const logFile = path.join(dir, 'alertmanager.log');
-  await fsp.writeFile(configFile, alertmanagerConfig(options), { mode: 0o600 });
+  await fsp.writeFile(configFile, options.configYaml ?? alertmanagerConfig(options), { mode: 0o600 });
   const webConfigFile = path.join(dir, 'web.yml');
   if (options.webBasicAuth) {
     const { username, bcryptHash } = options.webBasicAuth;
@@ -266,4 +269,64 @@ export async function alertsIn(
 ): Promise<{ labels: Record<string, string>; status: { state: string } }[]> {
   const res = await axios.get(`${alertmanagerUrl.replace(/\/+$/, '')}/api/v2/alerts`, { timeout: 5000 });
   return res.data as { labels: Record<string, string>; status: { state: string } }[];
+}
+
+export interface CapturedNotification {
+  authorization: string | undefined;
+  /** Alertmanager's webhook payload (version 4), parsed. */
+  body: {
+    version: string;
+    groupKey: string;
+    status: 'firing' | 'resolved';
+    receiver: string;
+    groupLabels: Record<string, string>;
+    commonLabels: Record<string, string>;
+    commonAnnotations: Record<string, string>;
+    alerts: {
+      status: 'firing' | 'resolved';
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+      startsAt: string;
+      endsAt: string;
+      fingerprint: string;
+    }[];
+  };
+}
+
+export interface WebhookCapture {
+  /** http://127.0.0.1:PORT/alertmanager */
+  url: string;
+  received: CapturedNotification[];
+  close(): Promise<void>;
+}
+
+/** A stand-in webhook receiver for tests of the alerting pipeline itself: records every POST, answers 200. */
+export async function startWebhookCapture(): Promise<WebhookCapture> {
+  const received: CapturedNotification[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        received.push({
+          authorization: req.headers.authorization,
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as CapturedNotification['body'],
+        });
+        res.end('ok');
+      } catch {
+        res.statusCode = 400;
+        res.end('not JSON');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/alertmanager`,
+    received,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
