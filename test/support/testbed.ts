@@ -526,6 +526,7 @@ export async function startPrometheus(
   const dataDir = path.join(dir, 'data');
   const configFile = path.join(dir, 'prometheus.yml');
   const logFile = path.join(dir, 'prometheus.log');
+  await fsp.mkdir(dir, { recursive: true });
   await fsp.mkdir(fileSdDir, { recursive: true });
   const ruleFiles = options.ruleFiles ?? [];
   const alertmanagers = (options.alertmanagerUrls ?? []).map((u) => new URL(u));
