@@ -174,6 +174,29 @@ describe('AlertmanagerSource when Alertmanager is not there', () => {
   });
 });
 
+describe('AlertmanagerSource behind a proxy that fails', () => {
+  it('summarises an error page instead of copying it into the error', async () => {
+    const page = `<html>\n<body>${'Bad Gateway '.repeat(400)}</body></html>`;
+    const server = createServer((_req, res) => {
+      res.statusCode = 502;
+      res.setHeader('content-type', 'text/html');
+      res.end(page);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const source = new AlertmanagerSource({ url: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+      const e = await failure(source.listSilences());
+      expect(e.reason).toBe('http_error');
+      expect(e.message).toBe(
+        `alertmanager: list silences failed: HTTP 502: an HTML page (${page.length} characters), not an Alertmanager answer`,
+      );
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe('AlertmanagerSource credentials', () => {
   it('sends a bearer token in the Authorization header', async () => {
     let seen: IncomingHttpHeaders | undefined;
