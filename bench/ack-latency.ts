@@ -13,7 +13,6 @@
  * The bot and the bare app share the main thread; the load generator and the emulated Web API (Slack's
  * side, remote in production) run in worker threads so that their work does not sit in the bot's event loop.
  */
-import { createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -23,6 +22,7 @@ import { EMULATOR_BOT_TOKEN, start as startEmulator } from '../src/console/slack
 import { finishResult } from '../src/domain/report.ts';
 import { createSlackApp } from '../src/slack/app.ts';
 import * as renderer from '../src/slack/render/index.ts';
+import { signSlackRequest } from '../src/slack/signature.ts';
 import type { StepDefinition } from '../src/steps/step.ts';
 
 const CONCURRENCY = 50;
@@ -36,11 +36,10 @@ const SECRET = 'bench-signing-secret';
 
 function sign(body: string): Record<string, string> {
   const ts = Math.floor(Date.now() / 1000);
-  const sig = createHmac('sha256', SECRET).update(`v0:${ts}:${body}`).digest('hex');
   return {
     'content-type': 'application/x-www-form-urlencoded',
     'x-slack-request-timestamp': String(ts),
-    'x-slack-signature': `v0=${sig}`,
+    'x-slack-signature': signSlackRequest(SECRET, ts, body),
   };
 }
 

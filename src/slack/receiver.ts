@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type App, HTTPReceiver, type Receiver } from '@slack/bolt';
 import type { AckGate } from './ack-gate.ts';
 import { boltLogger, type Log } from './logger.ts';
-import { verifySlackSignature } from './verify.ts';
+import { verifySlackSignature } from './signature.ts';
 
 /** An extra HTTP route served beside Slack's endpoint (/healthz, /readyz, /metrics). */
 export interface HttpRoute {

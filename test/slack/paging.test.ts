@@ -9,6 +9,7 @@ import {
 } from '../../src/console/slack-api-emulator.ts';
 import type { Escalation, Proposal } from '../../src/domain/finding.ts';
 import { remediation } from '../../src/slack/remediation.ts';
+import { signSlackRequest } from '../../src/slack/signature.ts';
 import { PagerDutyEvents } from '../../src/sources/pagerduty.ts';
 import { MemoryStore } from '../../src/store/memory-store.ts';
 import { blockActionsBody, buttonsOf, postInteraction } from '../support/block-actions.ts';
@@ -18,7 +19,6 @@ import {
   postSigned,
   SIGNING_SECRET,
   settle,
-  slackSignature,
   slashCommandBody,
   startTestBot,
   type TestBot,
@@ -199,7 +199,7 @@ async function postShortcut(b: TestBot, body: string): Promise<number> {
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
       'x-slack-request-timestamp': String(ts),
-      'x-slack-signature': slackSignature(SIGNING_SECRET, ts, body),
+      'x-slack-signature': signSlackRequest(SIGNING_SECRET, ts, body),
     },
     body,
   });

@@ -1,11 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SlackApiEmulator, start } from '../../src/console/slack-api-emulator.ts';
-import { verifySlackSignature } from '../../src/slack/verify.ts';
+import { signSlackRequest, verifySlackSignature } from '../../src/slack/signature.ts';
 import {
   postSigned,
   SIGNING_SECRET,
   settle,
-  slackSignature,
   slashCommandBody,
   startTestBot,
   type TestBot,
@@ -55,7 +54,7 @@ describe('requests to /slack/events', () => {
   it('refuses a body changed after signing with 401', async () => {
     bot = await startTestBot(emulator);
     const ts = Math.floor(Date.now() / 1000);
-    const signature = slackSignature(SIGNING_SECRET, ts, slashCommandBody({ text: 'help' }));
+    const signature = signSlackRequest(SIGNING_SECRET, ts, slashCommandBody({ text: 'help' }));
     const res = await fetch(bot.eventsUrl, {
       method: 'POST',
       headers: {
@@ -150,11 +149,23 @@ describe('extra HTTP routes', () => {
   });
 });
 
+describe('signSlackRequest', () => {
+  it("computes the signature of Slack's documented example (api.slack.com, Verifying requests from Slack)", () => {
+    const body =
+      'token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c';
+    const expected = 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503';
+    expect(signSlackRequest('8f742231b10e8888abcd99yyyzzz85a5', 1531420618, body)).toBe(expected);
+    expect(signSlackRequest('8f742231b10e8888abcd99yyyzzz85a5', '1531420618', Buffer.from(body))).toBe(
+      expected,
+    );
+  });
+});
+
 describe('verifySlackSignature', () => {
   const now = 1_767_600_000_000;
   const ts = String(now / 1000);
   const body = 'command=%2Faegis&text=help';
-  const good = slackSignature(SIGNING_SECRET, ts, body);
+  const good = signSlackRequest(SIGNING_SECRET, ts, body);
 
   it('accepts the signature Slack computes', () => {
     expect(verifySlackSignature(SIGNING_SECRET, { body, timestamp: ts, signature: good }, now)).toEqual({
@@ -199,7 +210,7 @@ describe('verifySlackSignature', () => {
   it('accepts exactly 300 s of skew either way', () => {
     for (const skew of [-300, 300]) {
       const t = String(now / 1000 + skew);
-      const signature = slackSignature(SIGNING_SECRET, t, body);
+      const signature = signSlackRequest(SIGNING_SECRET, t, body);
       expect(verifySlackSignature(SIGNING_SECRET, { body, timestamp: t, signature }, now).ok).toBe(true);
     }
   });

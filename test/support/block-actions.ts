@@ -3,7 +3,8 @@
  * taken from a message the bot really posted (so action_id, value and confirm are the renderer's).
  */
 import type { EmulatedMessage } from '../../src/console/slack-api-emulator.ts';
-import { SIGNING_SECRET, slackSignature } from './slack.ts';
+import { signSlackRequest } from '../../src/slack/signature.ts';
+import { SIGNING_SECRET } from './slack.ts';
 
 interface ButtonJson {
   type: 'button';
@@ -79,7 +80,7 @@ export async function postInteraction(url: string, body: string, retry?: number)
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
     'x-slack-request-timestamp': String(ts),
-    'x-slack-signature': slackSignature(SIGNING_SECRET, ts, body),
+    'x-slack-signature': signSlackRequest(SIGNING_SECRET, ts, body),
     ...(retry ? { 'x-slack-retry-num': String(retry), 'x-slack-retry-reason': 'http_timeout' } : {}),
   };
   const res = await fetch(url, { method: 'POST', headers, body });

@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { type Config, parseConfig } from '../../src/config/load.ts';
 import { EMULATOR_BOT_TOKEN, type SlackApiEmulator } from '../../src/console/slack-api-emulator.ts';
 import { AppError } from '../../src/domain/errors.ts';
@@ -14,17 +13,13 @@ import {
 import type { Log } from '../../src/slack/logger.ts';
 import * as render from '../../src/slack/render/index.ts';
 import type { Renderer } from '../../src/slack/renderer.ts';
+import { signSlackRequest } from '../../src/slack/signature.ts';
 import type { StepContext, StepDefinition } from '../../src/steps/step.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret-8f14e45fceea167a5a36dedd4bea2543';
 
 /** The real renderer, checked against the interface slack/app.ts expects. */
 export const renderer: Renderer = render;
-
-/** Slack's v0 signature, computed here independently of src/slack/verify.ts. */
-export function slackSignature(secret: string, timestamp: number | string, body: string): string {
-  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-}
 
 export interface SlashCommandFields {
   readonly text: string;
@@ -77,7 +72,7 @@ export async function postSigned(url: string, body: string, opts: SignedPost = {
     'x-slack-request-timestamp': String(ts),
   };
   const signature =
-    opts.signature === undefined ? slackSignature(opts.secret ?? SIGNING_SECRET, ts, body) : opts.signature;
+    opts.signature === undefined ? signSlackRequest(opts.secret ?? SIGNING_SECRET, ts, body) : opts.signature;
   if (signature !== null) headers['x-slack-signature'] = signature;
   const res = await fetch(url, { method: 'POST', headers, body });
   const text = await res.text();
