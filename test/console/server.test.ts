@@ -7,7 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { demoConfig } from '../../src/console/demo/demo-config.ts';
 import { createDemo, type Demo } from '../../src/console/demo/demo-sources.ts';
 import { loadRecordings } from '../../src/console/demo/recordings.ts';
-import { type ConsoleHandle, type ConsoleItem, startConsole } from '../../src/console/server.ts';
+import type { ConsoleItem } from '../../src/console/feed.ts';
+import { type ConsoleHandle, startConsole } from '../../src/console/server.ts';
 import { createOpsRoutes, createReadiness } from '../../src/ops/health.ts';
 import { postSigned, slashCommandBody, visibleText } from '../support/slack.ts';
 
