@@ -3,13 +3,9 @@ import type { Config, Secrets } from '../config/load.ts';
 import { AppError } from '../domain/errors.ts';
 import { STEPS } from '../steps/registry.ts';
 import { createAckGate } from './ack-gate.ts';
-import {
-  type ActionCommandWiring,
-  type AnyStep,
-  type RunStep,
-  registerAegisCommand,
-  registerStepButtons,
-} from './command.ts';
+import type { ActionCommandWiring, AnyStep, RunStep } from './commands/deps.ts';
+import { registerAegisCommand } from './commands/register.ts';
+import { registerStepButtons } from './commands/step-buttons.ts';
 import { createInFlightTracker, type InFlightTracker, type InFlightWork } from './in-flight.ts';
 import { boltLogger, type Log, silentLog } from './logger.ts';
 import {
@@ -21,8 +17,8 @@ import {
 } from './receiver.ts';
 import type { Renderer } from './renderer.ts';
 
-export type { Actor, AnyStep, RunStep, StepRun } from './command.ts';
-export { AEGIS_COMMAND, BUILTIN_COMMANDS, parseAegisCommand } from './command.ts';
+export type { Actor, AnyStep, RunStep, StepRun } from './commands/deps.ts';
+export { AEGIS_COMMAND, BUILTIN_COMMANDS, parseAegisCommand } from './commands/parse.ts';
 export type { HttpRoute, ListenAddress } from './receiver.ts';
 export { SLACK_EVENTS_PATH } from './receiver.ts';
 

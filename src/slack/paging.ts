@@ -14,7 +14,7 @@ import type { ActionDeps, ActionOutcome } from '../actions/types.ts';
 import { findService } from '../config/load.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
-import type { ReportPosted } from './command.ts';
+import type { ReportPosted } from './commands/deps.ts';
 import type { InFlightTracker } from './in-flight.ts';
 import type { Log } from './logger.ts';
 import {

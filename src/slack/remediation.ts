@@ -2,7 +2,7 @@ import { type Pager, pageHandler } from '../actions/page.ts';
 import type { ReminderLoop } from '../actions/reminders.ts';
 import type { ActionDeps } from '../actions/types.ts';
 import type { SlackApp } from './app.ts';
-import type { ActionCommandWiring, ReportPosted } from './command.ts';
+import type { ActionCommandWiring, ReportPosted } from './commands/deps.ts';
 import {
   ACTION_COMMANDS,
   type FollowSettings,
