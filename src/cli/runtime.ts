@@ -1,23 +1,25 @@
 import type { Config } from '../config/load.ts';
 import type { Checkable } from '../domain/ports.ts';
 import type { Logger } from '../ops/logger.ts';
-import type { Sources } from '../steps/sources.ts';
 
 /**
  * What the CLI needs from the composition root: the concrete sources for `aegis run`, the checks for
  * `aegis doctor`, and a way to release them (pools, sockets) before the process ends.
  */
 export interface CliRuntime {
-  /** Handed to a step as StepContext.sources. */
-  readonly sources: Sources;
+  /**
+   * Handed to a step as StepContext.sources, unread by the CLI: each step reads the members its own
+   * interface declares (LatencySources, DbSources, ...), which compose.ts's sources satisfy together.
+   */
+  readonly sources: object;
   /** Every configured source's health check (Prometheus, pprof, PostgreSQL, Kubernetes, Redis, ...). */
   readonly checks: readonly Checkable[];
   close(): Promise<void>;
 }
 
 /**
- * Builds the runtime from a validated configuration. The composition module (src/main.ts or the
- * module it uses) provides the real one; tests hand in fakes.
+ * Builds the runtime from a validated configuration. The real one is compose.ts's buildRuntime, which
+ * src/cli.ts hands to runCli; tests hand in fakes.
  */
 export type BuildRuntime = (config: Config, deps: { readonly logger: Logger }) => Promise<CliRuntime>;
 

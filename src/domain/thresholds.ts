@@ -33,7 +33,7 @@ export type BaselineMetric = (typeof BASELINE_METRICS)[number];
 
 export type BaselineTable = Record<BaselineMetric, Baseline>;
 
-/** The table exactly as RUNBOOK.txt gives it. Config may override any bound. */
+/** The runbook's Performance Baselines table, exactly as it gives it. Config may override any bound. */
 export const RUNBOOK_BASELINES: BaselineTable = {
   api_p50_latency_ms: { label: 'API P50 latency', unit: 'ms', normal: 50, warning: 200, critical: 500 },
   api_p99_latency_ms: { label: 'API P99 latency', unit: 'ms', normal: 200, warning: 500, critical: 2000 },

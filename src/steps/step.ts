@@ -10,8 +10,11 @@ export interface PartUpdate {
 }
 
 /**
- * Everything a step may use. Sources arrive as interfaces (the `Sources` bag is declared by
- * runbook/sources.ts), so tests hand a step fakes without patching modules.
+ * Everything a step may use. Sources arrive as interfaces: each step declares the members it uses in its
+ * own folder (LatencySources, ProfilingSources, DbSources, ChecklistSources: factories per service, since
+ * each service has its own Prometheus, pprof endpoint and database) and compose.ts builds one object that
+ * satisfies them all from src/sources/*. Tests hand a step fakes of just its own interface, without
+ * patching modules.
  */
 export interface StepContext<S = unknown> {
   readonly config: Config;

@@ -6,7 +6,7 @@ import type { Advice } from '../../domain/finding.ts';
  * otherwise the runbook's example stays as it is.
  */
 
-/** RUNBOOK.txt, "Slow Database Queries", Long-term fixes. */
+/** The runbook's Common Issues and Fixes, "Slow Database Queries": its long-term fixes. */
 export const SLOW_QUERY_LONG_TERM: readonly string[] = [
   'Add query timeouts',
   'Implement query result caching',
@@ -14,7 +14,7 @@ export const SLOW_QUERY_LONG_TERM: readonly string[] = [
   'Add read replicas for reporting queries',
 ];
 
-/** RUNBOOK.txt, "Connection Pool Exhaustion", Long-term fixes. */
+/** The runbook's Common Issues and Fixes, "Connection Pool Exhaustion": its long-term fixes. */
 export const POOL_LONG_TERM: readonly string[] = [
   'Add PgBouncer for connection pooling',
   'Reduce connection hold times',

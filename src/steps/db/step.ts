@@ -69,7 +69,7 @@ export interface PodLogReader {
   poolSize?(service: ServiceConfig): Promise<number | undefined>;
 }
 
-/** Factories per service, as in runbook/sources.ts; main.ts builds them from src/sources/*. */
+/** Factories per service (each service has its own database and pods); compose.ts builds them from src/sources/*. */
 export interface DbSources {
   readonly database?: (service: ServiceConfig) => DatabaseReader;
   readonly podLogs?: (service: ServiceConfig) => PodLogReader;

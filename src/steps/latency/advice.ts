@@ -10,7 +10,7 @@ export interface Names {
   readonly deployment: string;
 }
 
-/** RUNBOOK.txt "Slow Database Queries" (symptoms: high P99 latency, increasing query times). */
+/** The runbook's Common Issues and Fixes, "Slow Database Queries" (symptoms: high P99 latency, increasing query times). */
 export function slowQueriesAdvice(): Advice {
   return {
     quickFix: [
@@ -27,7 +27,7 @@ export function slowQueriesAdvice(): Advice {
   };
 }
 
-/** RUNBOOK.txt "High CPU Usage" (symptoms: throttled pods, slow responses). */
+/** The runbook's Common Issues and Fixes, "High CPU Usage" (symptoms: throttled pods, slow responses). */
 export function highCpuAdvice(names: Names, replicas?: number): Advice {
   return {
     quickFix: [
@@ -42,7 +42,7 @@ export function highCpuAdvice(names: Names, replicas?: number): Advice {
   };
 }
 
-/** RUNBOOK.txt "Memory Exhaustion" (symptoms: OOMKilled, gradual memory increase). */
+/** The runbook's Common Issues and Fixes, "Memory Exhaustion" (symptoms: OOMKilled, gradual memory increase). */
 export function memoryExhaustionAdvice(names: Names, limit = '4Gi'): Advice {
   const patch = JSON.stringify([
     { op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/memory', value: limit },
