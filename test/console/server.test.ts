@@ -199,6 +199,17 @@ describe('clicks', () => {
     expect(refusal?.html).toContain('may scale deployments. Nothing was changed.');
   });
 
+  it('on an ephemeral answer reach the bot only from the one who sees it: to anyone else it does not exist', async () => {
+    await postJson('/console/command', { text: '/aegis help', user: 'U0LOCAL' });
+    const answer = (await items()).filter((i) => i.kind === 'ephemeral' && i.user === 'U0LOCAL').at(-1);
+    if (!answer) throw new Error('no ephemeral answer to /aegis help');
+    const click = { key: answer.key, action_id: 'aegis_step' };
+    const guest = await postJson('/console/click', { ...click, user: 'U0GUEST' });
+    expect(guest).toEqual({ status: 404, json: { error: 'no such message' } });
+    const owner = await postJson('/console/click', { ...click, user: 'U0LOCAL' });
+    expect(owner).toEqual({ status: 404, json: { error: 'the message has no button aegis_step' } });
+  });
+
   it('must name a button the message has', async () => {
     const root = await latencyReport();
     const res = await postJson('/console/click', {
