@@ -130,3 +130,59 @@ export interface LockWaitRow {
   /** The locked relation, e.g. "public.findings", when the lock is on one. */
   readonly relation: string | null;
 }
+
+/** pg_stats for one column (only columns the role may SELECT are visible), with its table's reltuples. */
+export interface ColumnStatsRow {
+  readonly schema: string;
+  readonly table: string;
+  readonly column: string;
+  readonly nullFrac: number;
+  /** pg_stats.n_distinct: > 0 a count, < 0 minus the fraction of rows, 0 unknown. */
+  readonly nDistinct: number;
+  /** pg_stats.most_common_freqs; null when ANALYZE found no common values. The values themselves are never read. */
+  readonly mostCommonFreqs: readonly number[] | null;
+  /** pg_class.reltuples, for a negative n_distinct. */
+  readonly reltuples: number;
+}
+
+/** An existing index of a table: its access method and each key as pg_get_indexdef writes it. */
+export interface IndexDefRow {
+  readonly schema: string;
+  readonly table: string;
+  readonly index: string;
+  /** btree, gin, hash, ... */
+  readonly method: string;
+  /** Key columns in order: `owner`, `lower(email)`, `"Order"`. */
+  readonly columns: readonly string[];
+  /** A partial index (its predicate is not read: it may hold a literal). */
+  readonly partial: boolean;
+}
+
+/** One statement to check with hypothetical indexes. */
+export interface HypoCheckRequest {
+  /** pg_stat_statements text, already parsed as exactly one SELECT by the caller. */
+  readonly query: string;
+  /** Number of $n parameters: EXECUTE passes that many NULLs (generic plan). */
+  readonly params: number;
+  /** CREATE INDEX statements, each simulated alone. */
+  readonly indexes: readonly string[];
+}
+
+export type HypoIndexResult =
+  | {
+      readonly ok: true;
+      /** Total cost of the generic plan with this hypothetical index. */
+      readonly cost: number;
+      /** Whether the plan names the hypothetical index. */
+      readonly used: boolean;
+    }
+  | { readonly ok: false; readonly code: string };
+
+export type HypoCheckResult =
+  | { readonly ok: true; readonly costWithout: number; readonly indexes: readonly HypoIndexResult[] }
+  /** SQLSTATE of the failure (42501: the role may not read a table), for the whole statement. */
+  | { readonly ok: false; readonly code: string };
+
+export type HypoChecks =
+  | { readonly available: true; readonly results: readonly HypoCheckResult[] }
+  | { readonly available: false };

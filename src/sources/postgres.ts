@@ -5,7 +5,13 @@ import { AppError, SourceError, type SourceFailure } from '../domain/errors.ts';
 import type { Checkable, CheckResult } from '../domain/ports.ts';
 import { sourceCall } from './http.ts';
 import type {
+  ColumnStatsRow,
   ConnectionsSnapshot,
+  HypoCheckRequest,
+  HypoCheckResult,
+  HypoChecks,
+  HypoIndexResult,
+  IndexDefRow,
   LockWaitRow,
   SessionRow,
   StatementColumns,
@@ -164,8 +170,16 @@ export class DatabaseSource implements Checkable {
     await this.#pool.end();
   }
 
-  /** Runs fn in one read-only transaction on a pooled connection, timed and mapped by sourceCall. */
-  private readOnly<T>(operation: string, fn: (q: Querier) => Promise<T>): Promise<T> {
+  /**
+   * Runs fn in one read-only transaction on a pooled connection, timed and mapped by sourceCall.
+   * `discard` closes the connection afterwards instead of returning it to the pool: for work that
+   * leaves session-local state behind (prepared statements, HypoPG's hypothetical indexes).
+   */
+  private readOnly<T>(
+    operation: string,
+    fn: (q: Querier) => Promise<T>,
+    options: { discard?: boolean } = {},
+  ): Promise<T> {
     return sourceCall(this.name, operation, async () => {
       let client: pg.PoolClient;
       try {
@@ -180,7 +194,7 @@ export class DatabaseSource implements Checkable {
         this.counters.rows += rows.length;
         return rows;
       };
-      let discard = false;
+      let discard = options.discard === true;
       try {
         await client.query(`${MARKER} BEGIN READ ONLY`);
         const result = await fn(q);
@@ -305,6 +319,149 @@ export class DatabaseSource implements Checkable {
       );
       return rows.map(toTableStat);
     });
+  }
+
+  /**
+   * pg_stats of the named tables' columns (a name without schema matches any schema): null fraction,
+   * n_distinct and the most common values' frequencies, never the values. pg_stats shows only the
+   * columns the role may SELECT, so a role without that privilege gets no rows (the advice then keeps
+   * the query's column order and makes no partial index).
+   */
+  columnStats(q: { tables: readonly TableRef[]; limit: number }): Promise<ColumnStatsRow[]> {
+    if (q.tables.length === 0) return Promise.resolve([]);
+    return this.readOnly('read column statistics', async (query) => {
+      const rows = await query(
+        `SELECT s.schemaname AS schema, s.tablename AS table_name, s.attname AS column_name,
+                s.null_frac::float8 AS null_frac, s.n_distinct::float8 AS n_distinct,
+                s.most_common_freqs::float8[] AS freqs, c.reltuples::float8 AS reltuples
+           FROM pg_stats s
+           JOIN pg_namespace n ON n.nspname = s.schemaname
+           JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+          WHERE NOT s.inherited
+            AND EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS t(name, schema)
+                         WHERE t.name = s.tablename AND (t.schema = '' OR t.schema = s.schemaname))
+          ORDER BY s.schemaname, s.tablename, s.attname
+          LIMIT $3`,
+        [q.tables.map((t) => t.name), q.tables.map((t) => t.schema ?? ''), q.limit],
+      );
+      return rows.map(
+        (r): ColumnStatsRow => ({
+          schema: String(r.schema),
+          table: String(r.table_name),
+          column: String(r.column_name),
+          nullFrac: num(r.null_frac),
+          nDistinct: num(r.n_distinct),
+          mostCommonFreqs: Array.isArray(r.freqs) ? (r.freqs as unknown[]).map(num) : null,
+          reltuples: num(r.reltuples),
+        }),
+      );
+    });
+  }
+
+  /** The valid indexes of the named tables: access method and key columns (pg_get_indexdef per column). */
+  tableIndexes(q: { tables: readonly TableRef[]; limit: number }): Promise<IndexDefRow[]> {
+    if (q.tables.length === 0) return Promise.resolve([]);
+    return this.readOnly('read existing indexes', async (query) => {
+      const rows = await query(
+        `SELECT n.nspname AS schema, t.relname AS table_name, i.relname AS index_name, am.amname AS method,
+                ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
+                        FROM generate_series(1, x.indnkeyatts) AS k ORDER BY k) AS columns,
+                x.indpred IS NOT NULL AS partial
+           FROM pg_index x
+           JOIN pg_class t ON t.oid = x.indrelid
+           JOIN pg_namespace n ON n.oid = t.relnamespace
+           JOIN pg_class i ON i.oid = x.indexrelid
+           JOIN pg_am am ON am.oid = i.relam
+          WHERE x.indisvalid
+            AND EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS q(name, schema)
+                         WHERE q.name = t.relname AND (q.schema = '' OR q.schema = n.nspname))
+          ORDER BY n.nspname, t.relname, i.relname
+          LIMIT $3`,
+        [q.tables.map((t) => t.name), q.tables.map((t) => t.schema ?? ''), q.limit],
+      );
+      return rows.map(
+        (r): IndexDefRow => ({
+          schema: String(r.schema),
+          table: String(r.table_name),
+          index: String(r.index_name),
+          method: String(r.method),
+          columns: Array.isArray(r.columns) ? (r.columns as unknown[]).map(String) : [],
+          partial: r.partial === true,
+        }),
+      );
+    });
+  }
+
+  /**
+   * Each statement's generic-plan cost without and with each hypothetical index (HypoPG), when the
+   * hypopg extension exists in this database: `hypopg_create_index($1)`, then
+   * `PREPARE … AS <statement>; EXPLAIN (FORMAT JSON) EXECUTE …(NULL, …)` under
+   * plan_cache_mode = force_generic_plan (the $n stay parameters; NULL only fills the slots), then
+   * `hypopg_reset()`. All in one READ ONLY transaction on one connection, each statement in a
+   * savepoint; the connection is closed afterwards, so no hypothetical index or prepared statement
+   * outlives the call. A statement's text is the server's own (pg_stat_statements) and the caller has
+   * parsed it as exactly one SELECT; it is planned, never executed. A failure of one statement
+   * (42501: the role may not read a table; XX000: an index HypoPG cannot simulate) is its result.
+   */
+  checkHypotheticalIndexes(q: { checks: readonly HypoCheckRequest[] }): Promise<HypoChecks> {
+    return this.readOnly(
+      'check hypothetical indexes',
+      async (query) => {
+        const [ext] = await query(
+          `SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+            WHERE e.extname = 'hypopg'`,
+        );
+        if (!ext) return { available: false } as const;
+        const fn = (name: string) => `${pg.escapeIdentifier(String(ext.schema))}.${name}`;
+        await query('SET LOCAL plan_cache_mode = force_generic_plan');
+        const results: HypoCheckResult[] = [];
+        for (const check of q.checks) {
+          const args = check.params > 0 ? `(${Array(check.params).fill('NULL').join(', ')})` : '';
+          const explain = async (): Promise<{ cost: number; indexes: string[] }> => {
+            const [row] = await query(`EXPLAIN (FORMAT JSON) EXECUTE aegis_hypo${args}`);
+            const plan = (row?.['QUERY PLAN'] as { Plan?: Row }[] | undefined)?.[0]?.Plan;
+            return { cost: num(plan?.['Total Cost']), indexes: indexNames(plan) };
+          };
+          await query('SAVEPOINT aegis_hypo');
+          try {
+            await query(`PREPARE aegis_hypo AS ${check.query}`);
+            const without = await explain();
+            const indexes: HypoIndexResult[] = [];
+            for (const ddl of check.indexes) {
+              await query('SAVEPOINT aegis_hypo_index');
+              try {
+                const [created] = await query(`SELECT indexname FROM ${fn('hypopg_create_index')}($1)`, [
+                  ddl,
+                ]);
+                const withIndex = await explain();
+                indexes.push({
+                  ok: true,
+                  cost: withIndex.cost,
+                  used: withIndex.indexes.includes(String(created?.indexname)),
+                });
+                await query('RELEASE SAVEPOINT aegis_hypo_index');
+              } catch (e) {
+                await query('ROLLBACK TO SAVEPOINT aegis_hypo_index');
+                indexes.push({ ok: false, code: statementFailure(e) });
+              }
+              await query(`SELECT ${fn('hypopg_reset')}()`);
+            }
+            await query('DEALLOCATE aegis_hypo');
+            await query('RELEASE SAVEPOINT aegis_hypo');
+            results.push({ ok: true, costWithout: without.cost, indexes });
+          } catch (e) {
+            const code = statementFailure(e);
+            await query('ROLLBACK TO SAVEPOINT aegis_hypo');
+            // Prepared statements and hypothetical indexes are not transactional: clear them by hand.
+            await query('DEALLOCATE ALL');
+            await query(`SELECT ${fn('hypopg_reset')}()`);
+            results.push({ ok: false, code });
+          }
+        }
+        return { available: true, results } as const;
+      },
+      { discard: true },
+    );
   }
 
   /** Tables that need VACUUM ANALYZE by the given rules, worst first (filtered on the server). */
@@ -727,6 +884,25 @@ function toTableStat(r: Row): TableStatRow {
     sinceAnalyzeMs: numOrNull(r.since_analyze_ms),
     sinceVacuumMs: numOrNull(r.since_vacuum_ms),
   };
+}
+
+/** Every "Index Name" in an EXPLAIN (FORMAT JSON) plan tree. */
+function indexNames(plan: unknown): string[] {
+  if (!plan || typeof plan !== 'object') return [];
+  if (Array.isArray(plan)) return plan.flatMap(indexNames);
+  const p = plan as Row;
+  const own = typeof p['Index Name'] === 'string' ? [p['Index Name'] as string] : [];
+  return [...own, ...Object.values(p).flatMap(indexNames)];
+}
+
+/**
+ * The SQLSTATE of a failure that belongs to one checked statement (the transaction goes on after a
+ * rollback to its savepoint); anything else (the connection broke) is rethrown.
+ */
+function statementFailure(e: unknown): string {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || /^(08|57P)/.test(code)) throw e;
+  return code;
 }
 
 /** pg hands bigint and numeric over as strings. */

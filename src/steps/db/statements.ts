@@ -4,7 +4,9 @@ import { type Baseline, classify } from '../../domain/thresholds.ts';
 import { redactSql, tokenizeSql } from '../../lib/sql/redact.ts';
 import type { StatementRow, StatementsResult, TableRef, TableStatRow } from '../../sources/postgres-types.ts';
 import { slowQueryAdvice } from './advice.ts';
-import { type IndexSuggestion, parseQueryShape, suggestIndex } from './index-advice.ts';
+import type { IndexSuggestion } from './index-advice.ts';
+import { type IndexAdvice, noSuggestionText, type TableAdvice, verdictText } from './index-check.ts';
+import { queryShape } from './query-shape.ts';
 import {
   count,
   DEFAULT_MAINTENANCE_RULES,
@@ -28,6 +30,8 @@ export interface StatementsAnalysisInput {
   readonly maxFindings?: number;
   readonly minSeqScanRows?: number;
   readonly maintenanceRules?: MaintenanceRules;
+  /** Index advice per queryid (index-check.ts); a seq-scan-heavy table without any says why not. */
+  readonly indexAdvice?: IndexAdvice;
 }
 
 export interface SlowStatementSummary {
@@ -60,12 +64,22 @@ export function readsTables(sql: string): boolean {
   return first === 'select' || first === 'with' || first === 'update' || first === 'delete';
 }
 
-/** The tables a statement reads, as far as its text tells (for looking up their scan statistics). */
+/**
+ * The tables a statement reads, from its parse tree (CTE names and subquery aliases are not tables);
+ * for text that does not parse (cut short), the first name after FROM, UPDATE or JOIN. Needs
+ * loadPgParser() first.
+ */
 export function statementTables(sql: string): TableRef[] {
   if (!readsTables(sql)) return [];
-  const shape = parseQueryShape(sql);
-  if (shape)
-    return shape.tables.map((t) => (t.schema ? { schema: t.schema, name: t.name } : { name: t.name }));
+  const shape = queryShape(sql);
+  if (shape) {
+    const out: TableRef[] = [];
+    for (const t of shape.tables) {
+      if (!out.some((o) => o.name === t.name && o.schema === t.schema))
+        out.push(t.schema ? { schema: t.schema, name: t.name } : { name: t.name });
+    }
+    return out;
+  }
   const m = /\b(?:from|update|join)\s+(?:([a-z_][a-z0-9_$]*)\.)?([a-z_][a-z0-9_$]*)/i.exec(sql);
   if (!m) return [];
   return [
@@ -163,33 +177,47 @@ function slowStatementFinding(
     },
   ];
   let index: IndexSuggestion | undefined;
+  let indexVerdict = '';
   let vacuumTable: string | undefined;
   const notes: string[] = [];
+  const advice: readonly TableAdvice[] = input.indexAdvice?.get(row.queryId) ?? [];
   for (const ref of tables) {
     const stats = findStats(input.tableStats, ref);
     if (!stats) continue;
     const name = qualifiedName(stats);
-    if (!index && seqScanHeavy(stats, input.minSeqScanRows)) {
+    if (seqScanHeavy(stats, input.minSeqScanRows)) {
       const ratio = stats.idxTupFetch
         ? ` vs ${count(stats.idxTupFetch)} through indexes`
         : ', none through an index';
       notes.push(
         `${name} is read by sequential scans: ${count(stats.seqScan)} scans read ${count(stats.seqTupRead)} rows${ratio} (${count(stats.liveTuples)} live rows).`,
       );
-      index = suggestIndex(row.query, { schema: stats.schema, name: stats.name });
-      if (index) {
+      const mine = advice.find(
+        (a) => a.table.name === stats.name && (a.table.schema ?? 'public') === stats.schema,
+      );
+      if (mine?.kind === 'advised') {
+        const s = mine.index.suggestion;
+        const verdict = verdictText(mine.index.verdict, s.checkedAs);
+        if (!index) {
+          index = s;
+          indexVerdict = verdict;
+        }
         evidence.push({
           type: 'code',
           title: `Suggested index on ${name}`,
           text: [
-            index.sql,
-            ...(index.note ? [`-- ${index.note}`] : []),
-            ...(index.alternative ? [index.alternative] : []),
+            s.sql,
+            `-- ${verdict}`,
+            ...(s.order === 'selectivity' ? ['-- equality columns ordered by selectivity (pg_stats)'] : []),
+            ...(s.note ? [`-- ${s.note}`] : []),
+            ...(s.alternative ? [s.alternative] : []),
           ].join('\n'),
         });
       } else {
         notes.push(
-          `The columns to index on ${name} could not be told from the query text: run EXPLAIN (ANALYZE, BUFFERS) on it.`,
+          mine
+            ? noSuggestionText(mine)
+            : `The columns to index on ${name} could not be told from the query text: run EXPLAIN (ANALYZE, BUFFERS) on it.`,
         );
       }
     }
@@ -203,7 +231,9 @@ function slowStatementFinding(
   const summary = [
     `${short}: mean ${humanDuration(row.meanMs)} over ${count(row.calls)} call${row.calls === 1 ? '' : 's'} (${humanDuration(row.totalMs)} in total).`,
     ...notes,
-    ...(index ? [`An index on ${index.columns.join(', ')} should let it skip the scan.`] : []),
+    ...(index
+      ? [`An index on ${index.columns.join(', ')} should let it skip the scan: ${indexVerdict}.`]
+      : []),
   ].join(' ');
   const finding: Finding = {
     id: `db.slow.${row.queryId}`,

@@ -5,6 +5,8 @@ import { AppError, isAppError, SourceError } from '../../domain/errors.ts';
 import { evaluateEscalations } from '../../domain/escalation.ts';
 import type { Escalation, Finding, PartStatus, Proposal, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
+import { classify } from '../../domain/thresholds.ts';
+import { loadPgParser } from '../../lib/sql/pg-parser.ts';
 import type {
   ConnectionsSnapshot,
   LockWaitRow,
@@ -16,6 +18,7 @@ import type {
 } from '../../sources/postgres-types.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import { analyzeConnections, analyzePoolLogs, type PodLogs } from './connections.ts';
+import { adviseIndexes, type IndexAdvice, type IndexAdviceReader } from './index-check.ts';
 import { analyzeIdleInTransaction, analyzeLocks, analyzeLongQueries } from './sessions.ts';
 import {
   analyzeStatements,
@@ -40,7 +43,7 @@ export interface DbArgs {
 }
 
 /** What the step reads from the service's PostgreSQL; src/sources/postgres.ts's DatabaseSource implements it. */
-export interface DatabaseReader {
+export interface DatabaseReader extends IndexAdviceReader {
   /** The database's name, recorded in proposals. */
   readonly database: string;
   slowStatements(q: { limit: number; warningMs: number; criticalMs: number }): Promise<StatementsResult>;
@@ -78,6 +81,8 @@ export interface DbSources {
 /** How many rows each part asks for: top-N is computed on the server. */
 export const DB_LIMITS = {
   statements: 10,
+  /** Slow statements that get a finding of their own (and index advice); the rest are in the table. */
+  findings: 5,
   tableStats: 50,
   largestTables: 10,
   maintenance: 10,
@@ -221,12 +226,26 @@ export async function runDb(ctx: StepContext<DbSources>, args: DbArgs): Promise<
           criticalMs: baseline.critical,
         });
         let stats: TableStatRow[] = [];
-        if (result.available) {
+        let indexAdvice: IndexAdvice | undefined;
+        if (result.available && result.rows.length > 0) {
+          await loadPgParser(); // PostgreSQL's grammar, loaded on first use (about 160 ms, once)
           const slow = result.rows.filter((r) => r.meanMs >= baseline.normal);
           const tables = uniqueTables(slow.flatMap((r) => statementTables(r.query)));
           if (tables.length) stats = await db().tableStats({ tables, limit: DB_LIMITS.tableStats });
+          // The statements that get a finding (analyzeStatements: not normal, at most maxFindings).
+          const advised = result.rows
+            .filter((r) => classify(r.meanMs, baseline) !== 'normal')
+            .slice(0, DB_LIMITS.findings);
+          indexAdvice = await adviseIndexes(db(), { rows: advised, tableStats: stats });
         }
-        const analysis = analyzeStatements({ result, tableStats: stats, baseline, database: database() });
+        const analysis = analyzeStatements({
+          result,
+          tableStats: stats,
+          baseline,
+          database: database(),
+          maxFindings: DB_LIMITS.findings,
+          ...(indexAdvice ? { indexAdvice } : {}),
+        });
         c.findings.push(...analysis.findings);
         c.statements = result.available ? analysis : { ...analysis, unavailable: result.reason };
         return result.available

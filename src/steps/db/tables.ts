@@ -1,9 +1,9 @@
 import { humanDuration } from '../../domain/duration.ts';
 import type { Finding, Proposal } from '../../domain/finding.ts';
 import { vacuumProposal } from '../../domain/proposals.ts';
+import { quoteIdent } from '../../lib/sql/identifier.ts';
 import type { TableRef, TableSizeRow, TableStatRow } from '../../sources/postgres-types.ts';
 import { slowQueryAdvice } from './advice.ts';
-import { quoteIdent } from './index-advice.ts';
 
 /**
  * When a table needs VACUUM ANALYZE. The source filters with the same numbers in SQL (so only

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Finding } from '../../../src/domain/finding.ts';
 import { RUNBOOK_BASELINES } from '../../../src/domain/thresholds.ts';
+import { loadPgParser } from '../../../src/lib/sql/pg-parser.ts';
 import type {
   ConnectionsSnapshot,
   LockWaitRow,
@@ -14,6 +16,8 @@ import {
   connectionsSeverity,
   proposedPoolSize,
 } from '../../../src/steps/db/connections.ts';
+import type { IndexSuggestion } from '../../../src/steps/db/index-advice.ts';
+import type { TableAdvice } from '../../../src/steps/db/index-check.ts';
 import {
   analyzeIdleInTransaction,
   analyzeLocks,
@@ -23,6 +27,10 @@ import { analyzeStatements, shortQuery, statementTables } from '../../../src/ste
 import { analyzeTables, formatBytes, maintenanceNeed, seqScanHeavy } from '../../../src/steps/db/tables.ts';
 
 const baseline = RUNBOOK_BASELINES.db_query_ms;
+
+beforeAll(async () => {
+  await loadPgParser();
+});
 
 function stmt(p: Partial<StatementRow> & { query: string; meanMs: number }): StatementRow {
   return { queryId: String(Math.round(p.meanMs)), calls: 100, totalMs: p.meanMs * 100, rows: 100, ...p };
@@ -100,17 +108,47 @@ describe('analyzeStatements', () => {
     expect(a.overCritical).toBe(1);
   });
 
-  it('suggests an index in the runbook form when the table behind a slow query is read by sequential scans', () => {
-    const a = analyzeStatements({
+  const heavyFindings = tableStat({
+    name: 'findings',
+    seqScan: 50,
+    seqTupRead: 10_000_000,
+    liveTuples: 200_000,
+  });
+  const runbookIndex: IndexSuggestion = {
+    table: { schema: 'public', name: 'findings' },
+    method: 'btree',
+    sql: "CREATE INDEX CONCURRENTLY idx_findings_created_at ON findings (created_at DESC) WHERE status = 'open';",
+    columns: ['created_at DESC'],
+    predicate: "status = 'open'",
+    order: 'query',
+    check: "CREATE INDEX idx_findings_created_at ON findings (created_at DESC) WHERE status = 'open'",
+    checkedAs: 'suggestion',
+  };
+  const withAdvice = (advice: TableAdvice) =>
+    analyzeStatements({
       result: available([stmt({ query: FINDINGS_QUERY, meanMs: 1500, queryId: '9' })], 1, 1),
-      tableStats: [tableStat({ name: 'findings', seqScan: 50, seqTupRead: 10_000_000, liveTuples: 200_000 })],
+      tableStats: [heavyFindings],
       baseline,
       database: 'aegis',
+      indexAdvice: new Map([['9', [advice]]]),
+    }).findings.find((x) => x.id === 'db.slow.9');
+  const codeOf = (f: Finding | undefined) =>
+    f?.evidence.flatMap((e) =>
+      e.type === 'code' && e.title?.startsWith('Suggested index') ? [e.text] : [],
+    ) ?? [];
+
+  it('shows a HypoPG-verified index in the runbook form with the cost with and without it', () => {
+    const f = withAdvice({
+      kind: 'advised',
+      table: runbookIndex.table,
+      index: {
+        suggestion: runbookIndex,
+        verdict: { kind: 'verified', costWithout: 11_628.7, costWith: 0.97 },
+      },
     });
-    const f = a.findings.find((x) => x.id === 'db.slow.9');
-    const code = f?.evidence.find((e) => e.type === 'code' && e.title?.startsWith('Suggested index'));
-    expect(code && code.type === 'code' ? code.text : '').toContain(
-      "CREATE INDEX CONCURRENTLY idx_findings_created_at ON findings (created_at DESC) WHERE status = '<value>';",
+    expect(codeOf(f)).toEqual([`${runbookIndex.sql}\n-- cost 11,629 -> 1 with the index (HypoPG)`]);
+    expect(f?.summary).toContain(
+      'An index on created_at DESC should let it skip the scan: cost 11,629 -> 1 with the index (HypoPG).',
     );
     expect(f?.advice?.quickFix[0]).toContain('idx_findings_created_at');
     expect(f?.advice?.longTerm).toEqual([
@@ -120,6 +158,42 @@ describe('analyzeStatements', () => {
       'Add read replicas for reporting queries',
     ]);
     expect(f?.summary).toMatch(/sequential scans: 50 scans read 10,000,000 rows/);
+  });
+
+  it('marks a suggestion HypoPG could not check as unverified, saying why', () => {
+    const f = withAdvice({
+      kind: 'advised',
+      table: runbookIndex.table,
+      index: { suggestion: runbookIndex, verdict: { kind: 'unverified', reason: 'HypoPG not installed' } },
+    });
+    expect(codeOf(f)[0]).toContain('-- unverified (HypoPG not installed)');
+    expect(f?.summary).toContain('should let it skip the scan: unverified (HypoPG not installed).');
+  });
+
+  it('says an index was considered and dropped when the planner would not use it', () => {
+    const f = withAdvice({
+      kind: 'dropped',
+      table: runbookIndex.table,
+      columns: ['status'],
+      costWithout: 5779,
+      costWith: 5779,
+      used: false,
+    });
+    expect(codeOf(f)).toEqual([]);
+    expect(f?.summary).toContain(
+      'An index on findings (status) was considered and dropped: the planner would not use it (HypoPG, cost 5,779 without it).',
+    );
+    expect(f?.advice?.quickFix[0]).toContain('-- Add missing index');
+  });
+
+  it('says the columns could not be told when the statement gave no advice for a scanned table', () => {
+    const f = analyzeStatements({
+      result: available([stmt({ query: FINDINGS_QUERY, meanMs: 1500, queryId: '9' })], 1, 1),
+      tableStats: [heavyFindings],
+      baseline,
+      database: 'aegis',
+    }).findings.find((x) => x.id === 'db.slow.9');
+    expect(f?.summary).toContain('The columns to index on findings could not be told from the query text');
   });
 
   it('does not suggest an index when index reads dominate the table', () => {

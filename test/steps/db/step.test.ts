@@ -139,6 +139,9 @@ function fakeReader(
           relation: null,
         },
       ]),
+    columnStats: () => call('columnStats', []),
+    tableIndexes: () => call('tableIndexes', []),
+    checkHypotheticalIndexes: () => call('checkHypotheticalIndexes', { available: false as const }),
   };
 }
 
