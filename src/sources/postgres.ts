@@ -417,14 +417,16 @@ export class DatabaseSource implements Checkable {
         const results: HypoCheckResult[] = [];
         for (const check of q.checks) {
           const args = check.params > 0 ? `(${Array(check.params).fill('NULL').join(', ')})` : '';
+          // Prepared afresh for every plan: a cached generic plan would not see a new hypothetical index.
           const explain = async (): Promise<{ cost: number; indexes: string[] }> => {
+            await query(`PREPARE aegis_hypo AS ${check.query}`);
             const [row] = await query(`EXPLAIN (FORMAT JSON) EXECUTE aegis_hypo${args}`);
+            await query('DEALLOCATE aegis_hypo');
             const plan = (row?.['QUERY PLAN'] as { Plan?: Row }[] | undefined)?.[0]?.Plan;
             return { cost: num(plan?.['Total Cost']), indexes: indexNames(plan) };
           };
           await query('SAVEPOINT aegis_hypo');
           try {
-            await query(`PREPARE aegis_hypo AS ${check.query}`);
             const without = await explain();
             const indexes: HypoIndexResult[] = [];
             for (const ddl of check.indexes) {
@@ -441,12 +443,13 @@ export class DatabaseSource implements Checkable {
                 });
                 await query('RELEASE SAVEPOINT aegis_hypo_index');
               } catch (e) {
+                const code = statementFailure(e);
                 await query('ROLLBACK TO SAVEPOINT aegis_hypo_index');
-                indexes.push({ ok: false, code: statementFailure(e) });
+                await query('DEALLOCATE ALL');
+                indexes.push({ ok: false, code });
               }
               await query(`SELECT ${fn('hypopg_reset')}()`);
             }
-            await query('DEALLOCATE aegis_hypo');
             await query('RELEASE SAVEPOINT aegis_hypo');
             results.push({ ok: true, costWithout: without.cost, indexes });
           } catch (e) {
