@@ -8,14 +8,23 @@
  * - the step's median wall time, the rows it fetched and the queries it sent per run;
  * - anchor 1: one `SELECT 1` round trip (the floor of any database work);
  * - anchor 2: the naive way, fetching all of pg_stat_statements and every table's size and sorting
- *   in the client (what top-N on the server avoids).
+ *   in the client (what top-N on the server avoids);
+ * - the index advice (parse tree, pg_stats, existing indexes, HypoPG) for the slow statements, whose
+ *   tables hold 20,000 rows read by sequential scans: its median time without the hypopg extension
+ *   (suggestions marked unverified) and with it (each suggestion's generic plan with and without
+ *   the hypothetical index), and parsing all 5,000 statement texts with PostgreSQL's grammar.
  * Benchmarks are not tests: nothing here gates CI.
  */
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { parseConfig } from '../src/config/load.ts';
+import { classify } from '../src/domain/thresholds.ts';
+import { loadPgParser } from '../src/lib/sql/pg-parser.ts';
 import { DatabaseSource } from '../src/sources/postgres.ts';
-import { dbStep } from '../src/steps/db/step.ts';
+import { adviseIndexes, type IndexAdvice } from '../src/steps/db/index-check.ts';
+import { queryShape } from '../src/steps/db/query-shape.ts';
+import { statementTables } from '../src/steps/db/statements.ts';
+import { DB_LIMITS, dbStep } from '../src/steps/db/step.ts';
 import { createDatabase, findTools, startPostgres } from '../test/support/testbed.ts';
 
 const TABLES = 10_000;
@@ -23,6 +32,7 @@ const STATEMENTS = 5_000;
 const SLOW_STATEMENTS = 20;
 const ROUNDS = 5;
 const BATCH = 500;
+const ADVICE_TABLE_ROWS = 20_000;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,6 +63,16 @@ try {
       `INSERT INTO bench_t${i * 97} SELECT g, repeat('x', ${i * 10}) FROM generate_series(1, ${200 * i}) g`,
     );
   }
+  // The slow statements' tables: big enough, and read by sequential scans, to get index advice.
+  for (let i = 1; i <= SLOW_STATEMENTS; i++) {
+    await admin.query(
+      `INSERT INTO bench_t${i} SELECT g, md5(g::text) FROM generate_series(1, ${ADVICE_TABLE_ROWS}) g`,
+    );
+  }
+  // The inserts' counts reach the statistics before ANALYZE, which then sets n_live_tup once.
+  await admin.query('SELECT pg_stat_force_next_flush()');
+  await admin.query('SELECT 1');
+  for (let i = 1; i <= SLOW_STATEMENTS; i++) await admin.query(`ANALYZE bench_t${i}`);
   const fillTablesMs = performance.now() - t;
 
   // 5,000 distinct statements (one per table), a few of them slow; four sessions in parallel.
@@ -129,6 +149,53 @@ try {
     }
   }
 
+  // The index advice alone, through the real source: without HypoPG, then with it.
+  await loadPgParser();
+  const adviceSource = DatabaseSource.forService(config, service);
+  const baseline = config.baselines.db_query_ms;
+  const listed = await adviceSource.slowStatements({
+    limit: DB_LIMITS.statements,
+    warningMs: baseline.normal,
+    criticalMs: baseline.critical,
+  });
+  if (!listed.available) throw new Error('pg_stat_statements unavailable');
+  const adviceRows = listed.rows
+    .filter((r) => classify(r.meanMs, baseline) !== 'normal')
+    .slice(0, DB_LIMITS.findings);
+  const adviceTables = [
+    ...new Map(adviceRows.flatMap((r) => statementTables(r.query)).map((x) => [x.name, x])).values(),
+  ];
+  const adviceStats = await adviceSource.tableStats({ tables: adviceTables, limit: DB_LIMITS.tableStats });
+  const timeAdvice = async (): Promise<{ ms: number; advice: IndexAdvice }> => {
+    let advice: IndexAdvice = new Map();
+    const times: number[] = [];
+    for (let r = 0; r < ROUNDS + 1; r++) {
+      const s = performance.now();
+      advice = await adviseIndexes(adviceSource, { rows: adviceRows, tableStats: adviceStats });
+      if (r > 0) times.push(performance.now() - s);
+    }
+    return { ms: median(times), advice };
+  };
+  const verdicts = (advice: IndexAdvice) => {
+    const all = [...advice.values()].flat();
+    const n = (k: string) =>
+      all.filter((a) => (a.kind === 'advised' ? a.index.verdict.kind : a.kind) === k).length;
+    return `${n('verified')} verified, ${n('unverified')} unverified, ${n('dropped')} dropped, ${n('covered')} covered`;
+  };
+  const withoutHypo = await timeAdvice();
+  await admin.query('CREATE EXTENSION hypopg');
+  const withHypo = await timeAdvice();
+  await adviceSource.close();
+  const allTexts = (
+    await admin.query(
+      'SELECT query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())',
+    )
+  ).rows.map((r) => String(r.query));
+  t = performance.now();
+  let parsed = 0;
+  for (const text of allTexts) if (queryShape(text)) parsed++;
+  const parseAllMs = performance.now() - t;
+
   // The anchors run after the step, so their statements do not show up in its slow-query list.
   // Anchor 1: a round trip.
   const trips: number[] = [];
@@ -182,6 +249,12 @@ try {
   );
   console.log(
     `  anchor naive fetch-all (pg_stat_statements + every table size + pg_stat_activity, sorted in the client): median ${ms(naiveMs)}, ${naiveRows} rows`,
+  );
+  console.log(
+    `  index advice for ${adviceRows.length} slow statements on ${adviceTables.length} tables of ${ADVICE_TABLE_ROWS} rows: median ${ms(withoutHypo.ms)} without HypoPG (${verdicts(withoutHypo.advice)}), ${ms(withHypo.ms)} with HypoPG checks (${verdicts(withHypo.advice)}); ratio ${(withHypo.ms / withoutHypo.ms).toFixed(2)}×`,
+  );
+  console.log(
+    `  parse tree of every statement text: ${allTexts.length} texts (${parsed} SELECT/UPDATE/DELETE) in ${ms(parseAllMs)}, ${((1000 * parseAllMs) / Math.max(allTexts.length, 1)).toFixed(0)} us each`,
   );
   console.log(
     `  step / naive: time ${(stepMs / naiveMs).toFixed(2)}×, rows ${(last.rows / naiveRows).toFixed(4)}× (${last.rows} vs ${naiveRows})`,

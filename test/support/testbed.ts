@@ -421,10 +421,26 @@ function onPath(command: string, extraDirs: string[] = []): string | undefined {
   return undefined;
 }
 
+/** hypopg.control in the extension directory of the PostgreSQL whose binaries are in pgBin (Debian or a plain prefix). */
+function hypopgInstalled(pgBin: string): boolean {
+  const candidates = [
+    path.resolve(
+      pgBin,
+      '../../../../share/postgresql',
+      path.basename(path.resolve(pgBin, '..')),
+      'extension',
+    ),
+    path.resolve(pgBin, '../share/postgresql/extension'),
+    path.resolve(pgBin, '../share/extension'),
+  ];
+  return candidates.some((dir) => fs.existsSync(path.join(dir, 'hypopg.control')));
+}
+
 /**
- * Find go, prometheus, promtool, Alertmanager, amtool and the PostgreSQL 15 binaries, or throw naming
- * the Debian packages to install. Overrides: AEGIS_TESTBED_GO, AEGIS_TESTBED_PROMETHEUS,
- * AEGIS_TESTBED_PROMTOOL, AEGIS_TESTBED_ALERTMANAGER, AEGIS_TESTBED_AMTOOL, AEGIS_TESTBED_PG_BIN.
+ * Find go, prometheus, promtool, Alertmanager, amtool and the PostgreSQL 15 binaries (with the HypoPG
+ * extension), or throw naming the Debian packages to install. Overrides: AEGIS_TESTBED_GO,
+ * AEGIS_TESTBED_PROMETHEUS, AEGIS_TESTBED_PROMTOOL, AEGIS_TESTBED_ALERTMANAGER, AEGIS_TESTBED_AMTOOL,
+ * AEGIS_TESTBED_PG_BIN.
  */
 export function findTools(): TestbedTools {
   const missing: string[] = [];
@@ -446,11 +462,15 @@ export function findTools(): TestbedTools {
   const pgMissing = ['postgres', 'initdb'].filter((b) => !executable(path.join(pgBin, b)));
   if (pgMissing.length > 0) {
     missing.push(`PostgreSQL 15 ${pgMissing.join(' and ')} in ${pgBin} (apt-get install postgresql)`);
+  } else if (!hypopgInstalled(pgBin)) {
+    missing.push(
+      `the HypoPG extension for the PostgreSQL in ${pgBin} (apt-get install postgresql-15-hypopg)`,
+    );
   }
   if (missing.length > 0 || !go || !prometheus || !promtool || !alertmanager || !amtool) {
     throw new TestbedSetupError(
       `The integration test bed needs programs that are not installed: ${missing.join('; ')}. ` +
-        'On Debian 12: apt-get install -y golang-go prometheus prometheus-alertmanager postgresql. ' +
+        'On Debian 12: apt-get install -y golang-go prometheus prometheus-alertmanager postgresql postgresql-15-hypopg. ' +
         'Tests are never skipped for this.',
     );
   }

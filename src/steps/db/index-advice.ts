@@ -208,7 +208,8 @@ function btreeKeys(
     const d = s ? distinctValues(s) : undefined;
     return d !== undefined && d <= LOW_CARDINALITY_MAX_DISTINCT;
   };
-  const constantFor = (k: KeyExpr): ConstantValue | undefined => eqPreds.find((p) => sameKey(p.key, k))?.value;
+  const constantFor = (k: KeyExpr): ConstantValue | undefined =>
+    eqPreds.find((p) => sameKey(p.key, k))?.value;
   const movable = eq.filter((k) => {
     const v = constantFor(k);
     return lowCard(k) && (v?.kind === 'param' || v?.kind === 'literal');
