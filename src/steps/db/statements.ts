@@ -39,7 +39,8 @@ export interface SlowStatementSummary {
   readonly meanMs: number;
   readonly short: string;
   readonly severity: 'normal' | 'warning' | 'critical';
-  readonly index?: IndexSuggestion;
+  /** The suggested index as shown (without the DDL sent to HypoPG, which may hold a literal). */
+  readonly index?: Omit<IndexSuggestion, 'check'>;
 }
 
 export interface StatementsAnalysis {
@@ -142,7 +143,12 @@ export function analyzeStatements(input: StatementsAnalysisInput): StatementsAna
       continue;
     }
     const { finding, index } = slowStatementFinding(row, severity, input);
-    summaries.push(index ? { ...summary, index } : summary);
+    if (index) {
+      const { check: _sentToDatabaseOnly, ...shown } = index;
+      summaries.push({ ...summary, index: shown });
+    } else {
+      summaries.push(summary);
+    }
     findings.push(finding);
   }
   const worst = summaries[0];
