@@ -1,17 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { isAppError } from '../domain/errors.ts';
+import { newErrorRef } from '../ops/logger.ts';
 import type { Log } from './logger.ts';
 
 /** What the user is told about a failure; `ref` ties an internal error to its log line. */
 export interface UserFacingError {
   readonly message: string;
   readonly ref?: string;
-}
-
-/** Short, unambiguous reference quoted to the user and logged with the cause, e.g. "e7k2m9qa". */
-export function newErrorRef(): string {
-  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
-  return [...randomBytes(8)].map((b) => alphabet[b % alphabet.length]).join('');
 }
 
 /**
