@@ -1,8 +1,9 @@
 import type { Config } from '../config/load.ts';
-import { parseMemoryQuantity, type ServiceConfig } from '../config/schema.ts';
+import type { ServiceConfig } from '../config/schema.ts';
 import { humanDuration } from '../domain/duration.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
+import { parseMemoryBytes } from '../lib/quantity.ts';
 import { handlerFor } from './execute.ts';
 import { pageProposal } from './page.ts';
 import type { BackendState, ClusterActions, DatabaseActions } from './ports.ts';
@@ -97,7 +98,7 @@ const memoryCommand: ActionCommand<MemoryArgs> = {
   parse(words) {
     const [limit, ...rest] = words;
     if (!limit) throw new AppError('usage', 'give the new memory limit, e.g. /aegis memory 4Gi');
-    if (parseMemoryQuantity(limit) === undefined) {
+    if (parseMemoryBytes(limit) === undefined) {
       throw new AppError('usage', `"${limit}" is not a memory quantity such as 512Mi or 4Gi`);
     }
     return { limit, ...serviceWord(rest, 'memory <limit> [service]') };
@@ -108,7 +109,7 @@ const memoryCommand: ActionCommand<MemoryArgs> = {
       service.deployment,
       service.container,
     );
-    const toBytes = parseMemoryQuantity(args.limit) as number;
+    const toBytes = parseMemoryBytes(args.limit) as number;
     if (live.limitBytes === toBytes) {
       throw new AppError('usage', `the memory limit of ${live.container} is already ${live.limit}`);
     }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { parseMemoryQuantity, type ServiceConfig } from '../config/schema.ts';
+import type { ServiceConfig } from '../config/schema.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
+import { parseMemoryBytes } from '../lib/quantity.ts';
 import { ConflictError } from './errors.ts';
 import { checkedParams, sameTarget } from './params.ts';
 import type { ClusterActions } from './ports.ts';
@@ -87,7 +88,7 @@ const memoryParams = z.object({
 });
 
 function memoryBytes(text: string, what: string): number {
-  const bytes = parseMemoryQuantity(text);
+  const bytes = parseMemoryBytes(text);
   if (bytes === undefined || bytes <= 0) {
     throw new AppError('usage', `${what} "${text}" is not a memory quantity such as 512Mi or 4Gi`);
   }
@@ -137,7 +138,7 @@ export const memoryLimitHandler: ActionHandler = {
     const same = sawNone
       ? live.limit === undefined
       : live.limit !== undefined &&
-        (live.limit === params.from || live.limitBytes === parseMemoryQuantity(params.from));
+        (live.limit === params.from || live.limitBytes === parseMemoryBytes(params.from));
     if (!same) {
       if (live.limitBytes === toBytes) {
         throw new ConflictError(

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { RUNBOOK_ESCALATION_RULES } from '../domain/escalation.ts';
 import { BASELINE_METRICS, type BaselineMetric, RUNBOOK_BASELINES } from '../domain/thresholds.ts';
+import { parseMemoryBytes } from '../lib/quantity.ts';
 
 /** "5m", "30s": kept as milliseconds after parsing. */
 const duration = z
@@ -9,25 +10,11 @@ const duration = z
   .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration such as 30s, 5m or 1h')
   .transform((s) => parseDuration(s));
 
-/** Kubernetes quantity for memory: 512Mi, 4Gi. Kept as bytes. */
-const MEMORY_UNITS: Record<string, number> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  K: 1e3,
-  M: 1e6,
-  G: 1e9,
-};
-export function parseMemoryQuantity(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G)?$/.exec(text.trim());
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * (m[2] ? (MEMORY_UNITS[m[2]] as number) : 1));
-}
+/** A Kubernetes memory quantity (512Mi, 4Gi, 2k): kept as text and bytes. */
 const memory = z
   .string()
-  .refine((s) => parseMemoryQuantity(s) !== undefined, 'expected a memory quantity such as 512Mi or 4Gi')
-  .transform((s) => ({ text: s, bytes: parseMemoryQuantity(s) as number }));
+  .refine((s) => parseMemoryBytes(s) !== undefined, 'expected a memory quantity such as 512Mi or 4Gi')
+  .transform((s) => ({ text: s, bytes: parseMemoryBytes(s) as number }));
 
 /** A Kubernetes name (RFC 1123 label / subdomain): also what keeps it safe inside PromQL and URLs. */
 const k8sName = z

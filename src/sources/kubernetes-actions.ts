@@ -14,12 +14,12 @@ import type {
   ScaleState,
 } from '../actions/ports.ts';
 import { AppError, SourceError } from '../domain/errors.ts';
+import { parseMemoryBytes } from '../lib/quantity.ts';
 import { sourceCall } from './http.ts';
 import {
   type ClientCall,
   type KubernetesAuthConfig,
   loadKubeConfig,
-  parseMemoryBytes,
   toKubernetesError,
   withDeadline,
 } from './kubernetes.ts';

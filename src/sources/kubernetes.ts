@@ -16,6 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { AppError, SourceError, type SourceFailure } from '../domain/errors.ts';
 import type { Checkable, CheckResult } from '../domain/ports.ts';
+import { parseCpuQuantity, parseMemoryBytes } from '../lib/quantity.ts';
 import { sourceCall } from './http.ts';
 
 /**
@@ -24,56 +25,6 @@ import { sourceCall } from './http.ts';
  * server's pod proxy for pprof. Every call has its own deadline and fails as a SourceError that
  * names the source and the operation.
  */
-
-// ---------------------------------------------------------------------------------------------
-// Quantities
-
-const BINARY_SUFFIX: Record<string, number> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-const DECIMAL_SUFFIX: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-};
-const QUANTITY = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$/;
-
-/**
- * Parses a Kubernetes resource quantity ("250m", "1", "1500000n", "512Mi", "1Gi", "129e6") into a
- * plain number in the base unit (cores for CPU, bytes for memory). Undefined when it is not one.
- */
-export function parseQuantity(text: string): number | undefined {
-  const m = QUANTITY.exec(text.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  if (m[3] !== undefined) return n * 10 ** Number(m[3]);
-  const suffix = m[2] ?? '';
-  const factor = BINARY_SUFFIX[suffix] ?? DECIMAL_SUFFIX[suffix];
-  return factor === undefined ? undefined : n * factor;
-}
-
-/** CPU quantity in cores: "250m" -> 0.25, "1500000n" -> 0.0015. */
-export function parseCpuQuantity(text: string): number | undefined {
-  return parseQuantity(text);
-}
-
-/** Memory quantity in bytes: "512Mi" -> 536870912, "123456Ki" -> 126418944. */
-export function parseMemoryBytes(text: string): number | undefined {
-  const v = parseQuantity(text);
-  return v === undefined ? undefined : Math.round(v);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Typed data the source returns

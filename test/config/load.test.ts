@@ -215,6 +215,25 @@ authorization:
     ]);
   });
 
+  it('reads max_memory in every Kubernetes quantity form, and names the key for one Kubernetes refuses', () => {
+    const bytes = (q: string) =>
+      parseConfig(`${MINIMAL}actions: { max_memory: "${q}" }\n`, 'aegis.yml', {}).actions.max_memory.bytes;
+    expect([bytes('2k'), bytes('1T'), bytes('1Pi'), bytes('+1Gi'), bytes('.5Gi'), bytes('1e9')]).toEqual([
+      2000,
+      1e12,
+      2 ** 50,
+      2 ** 30,
+      2 ** 29,
+      1e9,
+    ]);
+    expect(problemsOf(`${MINIMAL}actions: { max_memory: 4GB }\n`)).toEqual([
+      'actions.max_memory: expected a memory quantity such as 512Mi or 4Gi, got "4GB"',
+    ]);
+    expect(problemsOf(`${MINIMAL}actions: { max_memory: "-1Gi" }\n`)).toEqual([
+      'actions.max_memory: expected a memory quantity such as 512Mi or 4Gi, got "-1Gi"',
+    ]);
+  });
+
   it('when a required key is missing, it says required and the type', () => {
     expect(problemsOf('services:\n  - name: aegis-api\n')).toEqual([
       'services[0].deployment: required (expected a string)',

@@ -6,12 +6,7 @@ import axios from 'axios';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError, SourceError } from '../../src/domain/errors.ts';
-import {
-  KubernetesSource,
-  parseCpuQuantity,
-  parseMemoryBytes,
-  parsePodMetricsList,
-} from '../../src/sources/kubernetes.ts';
+import { KubernetesSource, parsePodMetricsList } from '../../src/sources/kubernetes.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/k8s/${name}`, import.meta.url), 'utf8');
 const json = (name: string) => JSON.parse(fixture(name)) as unknown;
@@ -56,34 +51,6 @@ beforeEach(() => {
 afterEach(() => {
   nock.cleanAll();
   nock.enableNetConnect();
-});
-
-describe('Kubernetes quantities', () => {
-  it('parses CPU in cores from milli, nano and whole units', () => {
-    expect(parseCpuQuantity('250m')).toBeCloseTo(0.25, 12);
-    expect(parseCpuQuantity('1')).toBe(1);
-    expect(parseCpuQuantity('1500000n')).toBeCloseTo(0.0015, 12);
-    expect(parseCpuQuantity('942137519n')).toBeCloseTo(0.942137519, 12);
-    expect(parseCpuQuantity('100u')).toBeCloseTo(0.0001, 12);
-    expect(parseCpuQuantity('1.5')).toBe(1.5);
-  });
-
-  it('parses memory in bytes from binary, decimal and exponent suffixes', () => {
-    expect(parseMemoryBytes('512Mi')).toBe(512 * 1024 * 1024);
-    expect(parseMemoryBytes('1Gi')).toBe(1024 ** 3);
-    expect(parseMemoryBytes('123456Ki')).toBe(123456 * 1024);
-    expect(parseMemoryBytes('734003200')).toBe(734003200);
-    expect(parseMemoryBytes('1G')).toBe(1e9);
-    expect(parseMemoryBytes('129e6')).toBe(129e6);
-    expect(parseMemoryBytes('1k')).toBe(1000);
-  });
-
-  it('refuses what is not a quantity', () => {
-    expect(parseCpuQuantity('fast')).toBeUndefined();
-    expect(parseMemoryBytes('12 Mi')).toBeUndefined();
-    expect(parseMemoryBytes('1Gb')).toBeUndefined();
-    expect(parseMemoryBytes('')).toBeUndefined();
-  });
 });
 
 describe('KubernetesSource', () => {

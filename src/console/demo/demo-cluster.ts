@@ -8,8 +8,8 @@ import type {
   RolloutStatus,
   ScaleState,
 } from '../../actions/ports.ts';
-import { parseMemoryQuantity } from '../../config/schema.ts';
 import { AppError } from '../../domain/errors.ts';
+import { parseMemoryBytes } from '../../lib/quantity.ts';
 
 /**
  * The demo's stand-in for the cluster and the database that remediation changes: in memory, with the
@@ -126,10 +126,8 @@ export class DemoCluster implements ClusterActions {
         `container ${container} not found in deployment/${deployment} (demo cluster)`,
       );
     }
-    const limitBytes = d.container.memoryLimit ? parseMemoryQuantity(d.container.memoryLimit) : undefined;
-    const requestBytes = d.container.memoryRequest
-      ? parseMemoryQuantity(d.container.memoryRequest)
-      : undefined;
+    const limitBytes = d.container.memoryLimit ? parseMemoryBytes(d.container.memoryLimit) : undefined;
+    const requestBytes = d.container.memoryRequest ? parseMemoryBytes(d.container.memoryRequest) : undefined;
     return {
       index: 0,
       container: d.container.name,
