@@ -1,7 +1,5 @@
 import type { Config } from '../../config/load.ts';
-import { findService } from '../../config/load.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
-import { isDuration, parseDuration } from '../../domain/duration.ts';
 import { AppError, isAppError } from '../../domain/errors.ts';
 import type { PartStatus, StepResult } from '../../domain/finding.ts';
 import type { CheckResult } from '../../domain/ports.ts';
@@ -10,6 +8,7 @@ import type { ChecklistSettingsRows, IndexUsageRows } from '../../sources/postgr
 import type { InstantResult } from '../../sources/prometheus.ts';
 import * as promql from '../../sources/promql.ts';
 import type { TtlSample } from '../../sources/redis.ts';
+import { parseServiceWindow } from '../args.ts';
 import type { PodLogReader } from '../db/step.ts';
 import type { ClusterPort, MetricsPort } from '../latency/step.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
@@ -85,27 +84,13 @@ export const CHECKLIST_WINDOW = { default: 3_600_000, min: 60_000, max: 7 * 86_4
 const MIN_SEQ_SCANS = 20;
 
 export function parseChecklistArgs(words: readonly string[], config: Config): ChecklistArgs {
-  let windowMs: number | undefined;
-  let service: string | undefined;
-  for (const raw of words) {
-    const w = raw.trim();
-    if (!w) continue;
-    if (isDuration(w)) {
-      if (windowMs !== undefined)
-        throw new AppError('usage', `two windows given ("${w}"): usage: checklist [service] [window]`);
-      windowMs = parseDuration(w);
-      if (windowMs < CHECKLIST_WINDOW.min || windowMs > CHECKLIST_WINDOW.max)
-        throw new AppError('out_of_range', `window ${w} is out of range: use 1m to 7d, e.g. 1h`);
-    } else {
-      if (service !== undefined)
-        throw new AppError(
-          'usage',
-          `two services given ("${service}", "${w}"): usage: checklist [service] [window]`,
-        );
-      service = findService(config, w).name;
-    }
-  }
-  return { ...(service ? { service } : {}), windowMs: windowMs ?? CHECKLIST_WINDOW.default };
+  return parseServiceWindow(words, config, 'checklist', {
+    defaultMs: CHECKLIST_WINDOW.default,
+    minMs: CHECKLIST_WINDOW.min,
+    maxMs: CHECKLIST_WINDOW.max,
+    range: '1m to 7d',
+    examples: '1h',
+  });
 }
 
 const PARTS = {

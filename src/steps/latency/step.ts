@@ -1,7 +1,6 @@
 import type { Config } from '../../config/load.ts';
-import { findService } from '../../config/load.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
-import { formatDuration, isDuration, parseDuration } from '../../domain/duration.ts';
+import { formatDuration } from '../../domain/duration.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Attachment, PartStatus, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
@@ -16,6 +15,7 @@ import type {
   TimeRange,
 } from '../../sources/prometheus.ts';
 import * as promql from '../../sources/promql.ts';
+import { parseServiceWindow, type WindowRule } from '../args.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import {
   buildEndpoints,
@@ -92,34 +92,16 @@ export const PARTS = {
 // ---------------------------------------------------------------------------------------------
 // arguments
 
+export const LATENCY_WINDOW: WindowRule = {
+  defaultMs: DEFAULT_WINDOW_MS,
+  minMs: MIN_WINDOW_MS,
+  maxMs: MAX_WINDOW_MS,
+  range: '1m to 24h',
+  examples: '5m, 30m or 2h',
+};
+
 export function parseLatencyArgs(words: readonly string[], config: Config): LatencyArgs {
-  let windowMs: number | undefined;
-  let service: string | undefined;
-  for (const raw of words) {
-    const word = raw.trim();
-    if (!word) continue;
-    if (isDuration(word)) {
-      if (windowMs !== undefined)
-        throw new AppError('usage', `two windows given ("${word}"): usage: latency [service] [window]`);
-      windowMs = parseDuration(word);
-      if (windowMs < MIN_WINDOW_MS || windowMs > MAX_WINDOW_MS) {
-        throw new AppError(
-          'out_of_range',
-          `window ${word} is out of range: use 1m to 24h, e.g. 5m, 30m or 2h`,
-        );
-      }
-    } else if (/^\d+(\.\d+)?$/.test(word)) {
-      throw new AppError('usage', `window "${word}" needs a unit: e.g. ${word}m or ${word}h (1m to 24h)`);
-    } else {
-      if (service !== undefined)
-        throw new AppError(
-          'usage',
-          `two services given ("${service}", "${word}"): usage: latency [service] [window]`,
-        );
-      service = findService(config, word).name;
-    }
-  }
-  return { ...(service ? { service } : {}), windowMs: windowMs ?? DEFAULT_WINDOW_MS };
+  return parseServiceWindow(words, config, 'latency', LATENCY_WINDOW);
 }
 
 // ---------------------------------------------------------------------------------------------
