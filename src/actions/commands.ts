@@ -1,8 +1,8 @@
 import type { Config } from '../config/load.ts';
 import type { ServiceConfig } from '../config/schema.ts';
-import { humanDuration } from '../domain/duration.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
+import { humanDuration } from '../lib/format.ts';
 import { parseMemoryBytes } from '../lib/quantity.ts';
 import { handlerFor } from './execute.ts';
 import { pageProposal } from './page.ts';

@@ -1,5 +1,5 @@
-import { humanDuration } from '../domain/duration.ts';
 import { isAppError } from '../domain/errors.ts';
+import { humanDuration } from '../lib/format.ts';
 import type { MetricProbe, MetricReading, RolloutStatus } from './ports.ts';
 
 export type FollowLine =

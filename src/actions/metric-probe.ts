@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/schema.ts';
-import { humanDuration } from '../domain/duration.ts';
 import type { Proposal } from '../domain/finding.ts';
+import { humanDuration } from '../lib/format.ts';
 import {
   cpuRatioByPod,
   latencyQuantile,

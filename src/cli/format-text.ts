@@ -1,7 +1,7 @@
-import { humanDuration } from '../domain/duration.ts';
 import type { Attachment, Evidence, Finding, StepResult } from '../domain/finding.ts';
 import { rankFindings } from '../domain/report.ts';
 import { SEVERITY_LABEL } from '../domain/severity.ts';
+import { formatBytes, humanDuration } from '../lib/format.ts';
 
 const TAG_WIDTH = Math.max(...Object.values(SEVERITY_LABEL).map((l) => l.length));
 
@@ -62,7 +62,7 @@ export function formatTextReport(result: StepResult, options: TextReportOptions 
       return [
         a.filename,
         a.mimeType,
-        formatBytes(attachmentBytes(a)),
+        formatBytes(attachmentBytes(a), 'listing'),
         saved ? `saved to ${saved}` : '(save with --out DIR)',
       ];
     });
@@ -178,10 +178,4 @@ function oneLine(text: string): string {
 
 export function attachmentBytes(a: Attachment): number {
   return typeof a.content === 'string' ? Buffer.byteLength(a.content, 'utf8') : a.content.byteLength;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 2 ** 20) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 2 ** 20).toFixed(1)} MiB`;
 }

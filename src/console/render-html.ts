@@ -11,6 +11,8 @@
  * silently.
  */
 
+import { formatBytes } from '../lib/format.ts';
+
 export function escapeHtml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
@@ -331,13 +333,7 @@ export function fileToHtml(f: FileView): string {
   if (IMAGE_FILE.test(f.name)) {
     return `<figure class="file image"><figcaption>${title}</figcaption><a href="${url}" target="_blank" rel="noopener"><img src="${url}" alt="${title}" loading="lazy"></a></figure>`;
   }
-  return `<div class="file"><span class="file-icon">📄</span><a href="${url}" download="${escapeHtml(f.name)}">${title}</a> <span class="size">${escapeHtml(formatSize(f.size))}</span></div>`;
-}
-
-function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return `<div class="file"><span class="file-icon">📄</span><a href="${url}" download="${escapeHtml(f.name)}">${title}</a> <span class="size">${escapeHtml(formatBytes(f.size, 'listing'))}</span></div>`;
 }
 
 export interface MessageView {

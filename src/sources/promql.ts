@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/schema.ts';
-import { formatDuration } from '../domain/duration.ts';
 import { AppError } from '../domain/errors.ts';
+import { formatDuration } from '../lib/format.ts';
 
 /**
  * Pure builders of the runbook's PromQL (Step 1 and the Monitoring Queries). Nothing from config or

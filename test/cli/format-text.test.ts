@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatEvidence, formatTable, formatTextReport } from '../../src/cli/format-text.ts';
+import { formatEvidence, formatTable, formatTextReport } from '../../src/cli/format-text.ts';
+import { formatBytes as formatAnyBytes } from '../../src/lib/format.ts';
 import { sampleResult } from './fixtures.ts';
+
+/** The CLI lists attachment sizes in the listing style. */
+const formatBytes = (n: number) => formatAnyBytes(n, 'listing');
 
 describe('formatTable', () => {
   it('pads ragged rows, flattens line breaks in cells, right-aligns numeric columns', () => {

@@ -1,5 +1,6 @@
 import { createGunzip } from 'node:zlib';
 import { AppError } from '../../domain/errors.ts';
+import { formatBytes } from '../format.ts';
 
 /**
  * A hand-written decoder for pprof's profile.proto (github.com/google/pprof/proto/profile.proto).
@@ -161,7 +162,7 @@ export async function decodeProfile(
       if (inflated > max) {
         throw new ProfileDecodeError(
           'too_large',
-          `${what}the profile decompresses to more than ${formatBytes(max)}; refused`,
+          `${what}the profile decompresses to more than ${formatBytes(max, 'limit')}; refused`,
         );
       }
       parser.push(chunk);
@@ -226,13 +227,6 @@ function zlibError(what: string, e: unknown): ProfileDecodeError {
     `${what}the gzip data is corrupt (${err?.code ?? 'zlib'}: ${err?.message ?? String(e)})`,
     { cause: e },
   );
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${+(n / 2 ** 30).toFixed(1)} GiB`;
-  if (n >= 2 ** 20) return `${+(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${+(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} bytes`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-import { humanDuration } from '../../domain/duration.ts';
 import type { Evidence, Finding, StepResult } from '../../domain/finding.ts';
 import { SEVERITY_LABEL } from '../../domain/severity.ts';
+import { humanDuration } from '../../lib/format.ts';
 import { alignTable } from './table-text.ts';
 
 /**

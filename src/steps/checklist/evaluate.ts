@@ -1,5 +1,6 @@
 import type { Finding } from '../../domain/finding.ts';
 import type { Severity } from '../../domain/severity.ts';
+import { formatBytes, formatDuration } from '../../lib/format.ts';
 import type { ApiProbeFacts, SlowClientFacts } from '../../sources/http-probe.ts';
 
 export type { ApiProbeFacts, SlowClientFacts };
@@ -200,24 +201,6 @@ const unknown = (
   severity,
 });
 
-function fmtMs(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms >= 3_600_000) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms >= 60_000) return `${ms / 60_000}min`;
-  if (ms % 1000 === 0 && ms >= 1000) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
-
-function fmtBytes(b: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = b;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
-
 function apiItems(f: ChecklistFacts): Draft[] {
   const items: Draft[] = [];
   const R1 = 'Response compression enabled (gzip)';
@@ -294,13 +277,13 @@ function apiItems(f: ChecklistFacts): Draft[] {
         'rate-limit',
         R4,
         'rate limiting',
-        `${Math.round(f.tooManyRequests.value)} answers with status 429 in the last ${fmtMs(f.windowMs)}: a limiter is active`,
+        `${Math.round(f.tooManyRequests.value)} answers with status 429 in the last ${formatDuration(f.windowMs, 'postgres')}: a limiter is active`,
       ),
     );
   } else {
     const why = [
       f.tooManyRequests.ok
-        ? `no 429 answers in the last ${fmtMs(f.windowMs)}`
+        ? `no 429 answers in the last ${formatDuration(f.windowMs, 'postgres')}`
         : `429 count unknown (${f.tooManyRequests.reason})`,
       f.api.ok ? 'no RateLimit-* or X-RateLimit-* headers on the probe' : 'no probe of the API',
     ];
@@ -409,7 +392,7 @@ function dbItems(f: ChecklistFacts): Draft[] {
       parts.push(
         `unused indexes: ${unused
           .slice(0, 3)
-          .map((u) => `${u.index} on ${u.table} (${fmtBytes(u.bytes)}, 0 scans)`)
+          .map((u) => `${u.index} on ${u.table} (${formatBytes(u.bytes)}, 0 scans)`)
           .join('; ')}`,
       );
     items.push(
@@ -456,7 +439,7 @@ function cacheItems(f: ChecklistFacts, rules: ChecklistRules): Draft[] {
     const used = num(info, 'used_memory');
     const max = num(info, 'maxmemory');
     const keys = f.ttls.ok ? f.ttls.value.dbSize : undefined;
-    const mem = `${used !== undefined ? fmtBytes(used) : '?'} used${max ? ` of maxmemory ${fmtBytes(max)}` : ''}${maxmemoryPolicy ? `, policy ${maxmemoryPolicy}` : ''}`;
+    const mem = `${used !== undefined ? formatBytes(used) : '?'} used${max ? ` of maxmemory ${formatBytes(max)}` : ''}${maxmemoryPolicy ? `, policy ${maxmemoryPolicy}` : ''}`;
     const base = `Redis ${info.redis_version ?? '?'} at ${target}${keys !== undefined ? `, ${keys} keys` : ''}, ${mem}`;
     items.push(
       evicted > 0
@@ -528,7 +511,7 @@ function appItems(f: ChecklistFacts, rules: ChecklistRules): Draft[] {
   else {
     const g = f.goroutines.value;
     const growing = g.growth > Math.max(rules.goroutineGrowthMin, rules.goroutineGrowthRatio * g.current);
-    const text = `go_goroutines ${Math.round(g.current)} now, max ${Math.round(g.max)} in the last ${fmtMs(g.windowMs)}, growth ${Math.round(g.growth)} over the window`;
+    const text = `go_goroutines ${Math.round(g.current)} now, max ${Math.round(g.max)} in the last ${formatDuration(g.windowMs, 'postgres')}, growth ${Math.round(g.growth)} over the window`;
     if (g.max > rules.goroutineLimit)
       items.push(
         fail('goroutines', R1, `goroutines ${Math.round(g.max)}`, `${text}: above ${rules.goroutineLimit}`),
@@ -566,7 +549,7 @@ function appItems(f: ChecklistFacts, rules: ChecklistRules): Draft[] {
               'memory-limits',
               R2,
               'memory limits',
-              `all ${m.pods.length} pods have a memory limit (${m.from}): ${[...new Set(m.pods.map((p) => fmtBytes(p.limitBytes as number)))].join(', ')}`,
+              `all ${m.pods.length} pods have a memory limit (${m.from}): ${[...new Set(m.pods.map((p) => formatBytes(p.limitBytes as number)))].join(', ')}`,
             ),
       );
   }
@@ -694,6 +677,7 @@ export function effectiveSetting(
     }
   }
   const ms = pgTimeToMs(server.raw, server.unit || 'ms') ?? 0;
-  const raw = server.unit && /^-?\d+$/.test(server.raw) && ms > 0 ? fmtMs(ms) : server.raw;
+  const raw =
+    server.unit && /^-?\d+$/.test(server.raw) && ms > 0 ? formatDuration(ms, 'postgres') : server.raw;
   return { ms, raw, from: server.from };
 }

@@ -1,6 +1,6 @@
-import { humanDuration } from '../../domain/duration.ts';
 import type { Field, Finding, Proposal } from '../../domain/finding.ts';
 import { type BackendTarget, cancelQueryProposal, terminateSessionProposal } from '../../domain/proposals.ts';
+import { humanDuration } from '../../lib/format.ts';
 import { redactSql } from '../../lib/sql/redact.ts';
 import type { LockWaitRow, SessionRow } from '../../sources/postgres-types.ts';
 import { lockAdvice, longQueryAdvice } from './advice.ts';

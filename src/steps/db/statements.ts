@@ -1,6 +1,6 @@
-import { humanDuration } from '../../domain/duration.ts';
 import type { Evidence, Finding } from '../../domain/finding.ts';
 import { type Baseline, classify } from '../../domain/thresholds.ts';
+import { humanDuration } from '../../lib/format.ts';
 import { redactSql, tokenizeSql } from '../../lib/sql/redact.ts';
 import type { StatementRow, StatementsResult, TableRef, TableStatRow } from '../../sources/postgres-types.ts';
 import { slowQueryAdvice } from './advice.ts';

@@ -1,12 +1,12 @@
 import type { Config } from '../../config/load.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
-import { humanDuration } from '../../domain/duration.ts';
 import { AppError, isAppError, SourceError } from '../../domain/errors.ts';
 import { evaluateEscalations } from '../../domain/escalation.ts';
 import type { Escalation, Finding, PartStatus, Proposal, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
 import { classify } from '../../domain/thresholds.ts';
 import { loadPgParser } from '../../lib/sql/pg-parser.ts';
+import { formatBytes, humanDuration } from '../../lib/format.ts';
 import type {
   ConnectionsSnapshot,
   LockWaitRow,
@@ -26,7 +26,7 @@ import {
   type StatementsAnalysis,
   statementTables,
 } from './statements.ts';
-import { analyzeTables, DEFAULT_MAINTENANCE_RULES, formatBytes, qualifiedName } from './tables.ts';
+import { analyzeTables, DEFAULT_MAINTENANCE_RULES, qualifiedName } from './tables.ts';
 
 /**
  * Runbook Step 4, Database Analysis: `/aegis db [slow|connections|tables|locks|all] [service]`.
@@ -537,7 +537,7 @@ function headline(
   if (c.needMaintenance)
     pieces.push(`${plural(c.needMaintenance, 'table needs', 'tables need')} VACUUM ANALYZE`);
   if (c.largest && section === 'tables') {
-    pieces.push(`largest table ${qualifiedName(c.largest)} (${formatBytes(c.largest.totalBytes)})`);
+    pieces.push(`largest table ${qualifiedName(c.largest)} (${formatBytes(c.largest.totalBytes, 'pg')})`);
   }
   const failed = c.failures;
   if (failed.length > 0) {

@@ -1,7 +1,7 @@
-import { humanDuration } from '../../domain/duration.ts';
 import type { Finding, Proposal } from '../../domain/finding.ts';
 import { vacuumProposal } from '../../domain/proposals.ts';
 import { quoteIdent } from '../../lib/sql/identifier.ts';
+import { formatBytes, humanDuration } from '../../lib/format.ts';
 import type { TableRef, TableSizeRow, TableStatRow } from '../../sources/postgres-types.ts';
 import { slowQueryAdvice } from './advice.ts';
 
@@ -92,18 +92,6 @@ export function count(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-/** pg_size_pretty's units: bytes, kB, MB, GB, TB (powers of 1024). */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
-  let v = bytes;
-  let u = 0;
-  while (Math.abs(v) >= 10 * 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${Math.round(v)} ${units[u]}`;
-}
-
 export interface TablesAnalysisInput {
   readonly service: string;
   readonly database: string;
@@ -130,7 +118,7 @@ export function analyzeTables(input: TablesAnalysisInput): TablesAnalysis {
     summary:
       input.largest.length === 0
         ? 'No user tables.'
-        : `Largest: ${qualifiedName(input.largest[0] as TableSizeRow)} at ${formatBytes((input.largest[0] as TableSizeRow).totalBytes)} (table, indexes and TOAST).`,
+        : `Largest: ${qualifiedName(input.largest[0] as TableSizeRow)} at ${formatBytes((input.largest[0] as TableSizeRow).totalBytes, 'pg')} (table, indexes and TOAST).`,
     evidence: [
       {
         type: 'table',
@@ -138,9 +126,9 @@ export function analyzeTables(input: TablesAnalysisInput): TablesAnalysis {
         columns: ['Table', 'Total', 'Table', 'Indexes', 'Rows (est.)'],
         rows: input.largest.map((t) => [
           qualifiedName(t),
-          formatBytes(t.totalBytes),
-          formatBytes(t.tableBytes),
-          formatBytes(t.indexBytes),
+          formatBytes(t.totalBytes, 'pg'),
+          formatBytes(t.tableBytes, 'pg'),
+          formatBytes(t.indexBytes, 'pg'),
           t.estimatedRows < 0 ? 'not analyzed' : count(t.estimatedRows),
         ]),
       },

@@ -67,18 +67,6 @@ export function formatPercent(p: number | undefined): string {
   return `${Math.round(p)}%`;
 }
 
-export function formatBytes(bytes: number | undefined): string {
-  if (bytes === undefined) return 'n/a';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
-
 export function formatCores(cores: number | undefined): string {
   if (cores === undefined) return 'n/a';
   if (cores < 1) return `${Math.round(cores * 1000)}m`;

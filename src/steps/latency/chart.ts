@@ -1,6 +1,6 @@
-import { formatDuration } from '../../domain/duration.ts';
 import type { BaselineTable } from '../../domain/thresholds.ts';
 import { heatmap, lineChart, PALETTE, type Point } from '../../lib/charts/svg.ts';
+import { formatDuration } from '../../lib/format.ts';
 import { formatMs, formatPercent, formatRate } from './analysis.ts';
 
 /**

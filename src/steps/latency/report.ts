@@ -1,4 +1,3 @@
-import { formatDuration, humanDuration } from '../../domain/duration.ts';
 import { type EscalationRule, evaluateEscalations, type Observation } from '../../domain/escalation.ts';
 import type { Escalation, Evidence, Finding, Link, NextStep, Proposal } from '../../domain/finding.ts';
 import {
@@ -12,12 +11,12 @@ import {
 } from '../../domain/proposals.ts';
 import { compareSeverity, SEVERITY_LABEL, type Severity, worstSeverity } from '../../domain/severity.ts';
 import type { BaselineMetric, BaselineTable } from '../../domain/thresholds.ts';
+import { formatBytes, formatDuration, humanDuration } from '../../lib/format.ts';
 import { highCpuAdvice, memoryExhaustionAdvice, slowQueriesAdvice } from './advice.ts';
 import {
   classifyValue,
   drivingEndpoint,
   type EndpointRow,
-  formatBytes,
   formatCores,
   formatMs,
   formatPercent,

@@ -1,11 +1,11 @@
 import type { Config } from '../../config/load.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
-import { formatDuration } from '../../domain/duration.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Attachment, PartStatus, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
 import type { BaselineMetric } from '../../domain/thresholds.ts';
 import { ChartFontError, preloadChartFont, svgToPng } from '../../lib/charts/png.ts';
+import { formatDuration } from '../../lib/format.ts';
 import type { CallOptions, DeploymentScale, PodInfo, PodUsage } from '../../sources/kubernetes.ts';
 import type {
   InstantResult,

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../../src/domain/finding.ts';
 import { RUNBOOK_BASELINES } from '../../../src/domain/thresholds.ts';
 import { loadPgParser } from '../../../src/lib/sql/pg-parser.ts';
+import { formatBytes as formatAnyBytes } from '../../../src/lib/format.ts';
 import type {
   ConnectionsSnapshot,
   LockWaitRow,
@@ -24,7 +25,10 @@ import {
   analyzeLongQueries,
 } from '../../../src/steps/db/sessions.ts';
 import { analyzeStatements, shortQuery, statementTables } from '../../../src/steps/db/statements.ts';
-import { analyzeTables, formatBytes, maintenanceNeed, seqScanHeavy } from '../../../src/steps/db/tables.ts';
+import { analyzeTables, maintenanceNeed, seqScanHeavy } from '../../../src/steps/db/tables.ts';
+
+/** Table sizes are written as pg_size_pretty writes them. */
+const formatBytes = (n: number) => formatAnyBytes(n, 'pg');
 
 const baseline = RUNBOOK_BASELINES.db_query_ms;
 
