@@ -8,6 +8,7 @@ import { decodeProfile, isGzip, ProfileDecodeError } from '../lib/pprof/decode.t
 import { detectDumpFormat, parseGoroutineDump } from '../lib/pprof/goroutine-dump.ts';
 import { formatListText, type ListReport, listFunctions } from '../lib/pprof/list.ts';
 import { analyzeProfile, formatTopText, type TopReport, topReport } from '../lib/pprof/top.ts';
+import { alignColumns } from '../lib/text-table.ts';
 import { detectCpuIssues, detectHeapIssues, profileKind } from '../steps/profiling/detectors.ts';
 import { detectGoroutineIssues, groupsTable, mutexSites } from '../steps/profiling/goroutine-detectors.ts';
 
@@ -231,12 +232,8 @@ function evidenceText(e: Evidence): string {
       return e.text;
     case 'code':
       return `${e.title ? `${e.title}\n` : ''}${e.text}`;
-    case 'table': {
-      const widths = e.columns.map((c, i) => Math.max(c.length, ...e.rows.map((r) => (r[i] ?? '').length)));
-      const line = (cells: readonly string[]) =>
-        cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
-      return [...(e.title ? [e.title] : []), line(e.columns), ...e.rows.map(line)].join('\n');
-    }
+    case 'table':
+      return [...(e.title ? [e.title] : []), ...alignColumns([e.columns, ...e.rows])].join('\n');
   }
 }
 

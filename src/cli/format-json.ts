@@ -1,6 +1,6 @@
 import type { Evidence, Finding, StepResult } from '../domain/finding.ts';
 import { rankFindings } from '../domain/report.ts';
-import { attachmentBytes } from './format-text.ts';
+import { attachmentBytes } from '../lib/text-report.ts';
 
 /** Version of the JSON report's shape (README: "CLI JSON report"). Raised on any incompatible change. */
 export const JSON_REPORT_VERSION = 1;

@@ -106,3 +106,11 @@ export function humanDuration(ms: number): string {
   if (h > 0) return `${h}h ${m}m`;
   return s > 0 ? `${m}m ${s}s` : `${m}m`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// dates
+
+/** "2025-03-14 09:26:53 UTC". */
+export function formatUtc(date: Date): string {
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}

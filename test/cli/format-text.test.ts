@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { formatEvidence, formatTable, formatTextReport } from '../../src/cli/format-text.ts';
+import { formatTextReport } from '../../src/cli/format-text.ts';
+import type { Evidence } from '../../src/domain/finding.ts';
 import { formatBytes as formatAnyBytes } from '../../src/lib/format.ts';
+import { evidenceText } from '../../src/lib/text-report.ts';
+import { alignTable as formatTable } from '../../src/lib/text-table.ts';
 import { sampleResult } from './fixtures.ts';
 
 /** The CLI lists attachment sizes in the listing style. */
 const formatBytes = (n: number) => formatAnyBytes(n, 'listing');
+/** Evidence as the terminal layout writes it. */
+const formatEvidence = (ev: Evidence) => evidenceText(ev, 'terminal');
 
 describe('formatTable', () => {
   it('pads ragged rows, flattens line breaks in cells, right-aligns numeric columns', () => {

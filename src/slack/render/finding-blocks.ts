@@ -1,5 +1,6 @@
 import type { Attachment, Evidence, Field, Finding } from '../../domain/finding.ts';
 import { SEVERITY_LABEL } from '../../domain/severity.ts';
+import { alignTable, tableHasLongCells } from '../../lib/text-table.ts';
 import type { Block, SectionBlock } from './blocks.ts';
 import { context, fieldsSection, section } from './blocks.ts';
 import type { FileSink } from './file-sink.ts';
@@ -16,7 +17,6 @@ import {
   truncationMarker,
 } from './mrkdwn.ts';
 import { SEVERITY_EMOJI } from './severity-emoji.ts';
-import { alignTable, tableHasLongCells } from './table-text.ts';
 
 /** How much monospace output a finding shows inline before the rest moves to a file. */
 export const EVIDENCE_LIMITS = {

@@ -1,3 +1,4 @@
+export { alignTable } from '../../lib/text-table.ts';
 export type { Block, RenderedMessage } from './blocks.ts';
 export {
   nextStepButton,
@@ -23,5 +24,4 @@ export {
   renderStepResult,
   type StepRenderOptions,
 } from './step-result.ts';
-export { alignTable } from './table-text.ts';
 export { renderTextReport } from './text-report.ts';

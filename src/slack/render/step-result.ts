@@ -7,6 +7,8 @@ import type {
   StepResult,
 } from '../../domain/finding.ts';
 import { SEVERITY_LABEL, type Severity } from '../../domain/severity.ts';
+import { formatUtc } from '../../lib/format.ts';
+import { renderTextReport, tookText } from '../../lib/text-report.ts';
 import type { Block, Button, RenderedMessage } from './blocks.ts';
 import { context, divider, header, section } from './blocks.ts';
 import { nextStepButton, packButtons, proposalButton } from './buttons.ts';
@@ -15,7 +17,6 @@ import { renderFinding, renderFindingCompact } from './finding-blocks.ts';
 import { messageProblems, SLACK_LIMITS } from './limits.ts';
 import { escapeMrkdwn, link, oneLine, truncateMrkdwn, truncatePlain, truncationMarker } from './mrkdwn.ts';
 import { SEVERITY_EMOJI } from './severity-emoji.ts';
-import { formatUtc, renderTextReport, tookText } from './text-report.ts';
 
 export interface RenderedStepResult extends RenderedMessage {
   /** Files for the thread: the step's own attachments (charts go here, never inline), then overflow. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignTable } from '../../../src/slack/render/table-text.ts';
+import { alignTable } from '../../../src/lib/text-table.ts';
 import { renderTextReport } from '../../../src/slack/render/text-report.ts';
 import { bigGoroutineDump, dbReport, hugeReport, latencyReport } from './fixtures.ts';
 import { expectGolden } from './golden.ts';

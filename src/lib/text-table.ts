@@ -25,8 +25,30 @@ export function tableHasLongCells(
 }
 
 /**
+ * Rows as they are, each column padded to its widest cell (right-aligned where `right` says so),
+ * `gap` between columns, no trailing blanks.
+ */
+export function alignColumns(
+  rows: readonly (readonly string[])[],
+  options: { readonly right?: readonly boolean[]; readonly gap?: string } = {},
+): string[] {
+  const widths: number[] = [];
+  for (const r of rows) {
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
+  }
+  return rows.map((r) =>
+    r
+      .map((c, i) => (options.right?.[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join(options.gap ?? '  ')
+      .trimEnd(),
+  );
+}
+
+/**
  * The header line, a rule, then one line per row; numeric columns align right. Rows shorter than
- * the header get empty cells; extra cells get unnamed columns.
+ * the header get empty cells; extra cells get unnamed columns; white space in a cell becomes one space.
  */
 export function alignTable(
   columns: readonly string[],
@@ -37,14 +59,9 @@ export function alignTable(
   const head = Array.from({ length: width }, (_, i) => cell(columns[i], options.maxCellWidth));
   const body = rows.map((r) => Array.from({ length: width }, (_, i) => cell(r[i], options.maxCellWidth)));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] as string).length)));
-  const numeric = head.map(
+  const right = head.map(
     (_, i) => body.length > 0 && body.every((r) => r[i] === '' || NUMERIC.test(r[i] as string)),
   );
-  const gap = ' '.repeat(options.gap ?? 2);
-  const line = (r: readonly string[]): string =>
-    r
-      .map((c, i) => (numeric[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
-      .join(gap)
-      .trimEnd();
-  return [line(head), widths.map((w) => '-'.repeat(w)).join(gap), ...body.map(line)];
+  const rule = widths.map((w) => '-'.repeat(w));
+  return alignColumns([head, rule, ...body], { right, gap: ' '.repeat(options.gap ?? 2) });
 }
