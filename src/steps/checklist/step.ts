@@ -1,7 +1,7 @@
 import type { Config } from '../../config/load.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { AppError, isAppError } from '../../domain/errors.ts';
-import type { PartStatus, StepResult } from '../../domain/finding.ts';
+import type { StepResult } from '../../domain/finding.ts';
 import type { CheckResult } from '../../domain/ports.ts';
 import { worstSeverity } from '../../domain/severity.ts';
 import type { ChecklistSettingsRows, IndexUsageRows } from '../../sources/postgres.ts';
@@ -11,6 +11,7 @@ import type { TtlSample } from '../../sources/redis.ts';
 import { parseServiceWindow } from '../args.ts';
 import type { PodLogReader } from '../db/step.ts';
 import type { ClusterPort, MetricsPort } from '../latency/step.ts';
+import { createParts } from '../parts.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import {
   type ApiProbeFacts,
@@ -136,7 +137,6 @@ export async function runChecklist(
   const startedAt = ctx.now();
   const { service, signal, config } = ctx;
   const windowMs = args.windowMs;
-  const parts: PartStatus[] = [];
   const t = promql.targetFor(service);
   const prom = ctx.sources.prometheus?.(service);
   const k8s = ctx.sources.kubernetes?.(service);
@@ -147,24 +147,25 @@ export async function runChecklist(
     return prom.instantQuery(expr, at);
   };
 
-  /** One layer's part: progress, then ok, or unavailable when every fact of the layer is unknown. */
+  // Facts settle their own source failures (fact() below): a layer that throws is a bug and rejects.
+  const parts = createParts(ctx.progress, { unavailableOn: () => false });
+
+  /** One layer's part: ok, or unavailable when every fact of the layer is unknown. */
   const layer = async <T extends Record<string, Known<unknown>>>(
     name: string,
     work: () => Promise<T>,
     /** Facts that come from configuration, not from a source call: they do not make a part ok. */
     fromConfig: readonly (keyof T)[] = [],
   ): Promise<T> => {
-    ctx.progress({ name, status: 'running' });
-    const facts = await work();
-    const sourced = Object.entries(facts).filter(([k]) => !fromConfig.includes(k as keyof T));
-    const failed = sourced.map(([, f]) => f).filter((f) => !f.ok) as { ok: false; reason: string }[];
-    const status: PartStatus =
-      failed.length === sourced.length && failed.length > 0
-        ? { name, status: 'unavailable', reason: [...new Set(failed.map((f) => f.reason))].join('; ') }
-        : { name, status: 'ok' };
-    parts.push(status);
-    ctx.progress(status);
-    return facts;
+    const o = await parts.run(name, work, (facts) => {
+      const sourced = Object.entries(facts).filter(([k]) => !fromConfig.includes(k as keyof T));
+      const failed = sourced.map(([, f]) => f).filter((f) => !f.ok) as { ok: false; reason: string }[];
+      return failed.length === sourced.length && failed.length > 0
+        ? [...new Set(failed.map((f) => f.reason))].join('; ')
+        : undefined;
+    });
+    if (!o.ok) throw o.error;
+    return o.value;
   };
 
   const apiPart = layer(PARTS.api, async () => {
@@ -354,7 +355,7 @@ export async function runChecklist(
     ],
     escalations: [],
     attachments: [],
-    parts: [...parts].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name)),
+    parts: [...parts.statuses].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name)),
     links: [],
     startedAt,
     finishedAt: ctx.now(),

@@ -16,6 +16,7 @@ import type {
   TableSizeRow,
   TableStatRow,
 } from '../../sources/postgres-types.ts';
+import { createParts } from '../parts.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import { analyzeConnections, analyzePoolLogs, type PodLogs } from './connections.ts';
 import { adviseIndexes, type IndexAdvice, type IndexAdviceReader } from './index-check.ts';
@@ -139,7 +140,6 @@ interface PartFailure {
 interface Collected {
   findings: Finding[];
   proposals: Proposal[];
-  parts: PartStatus[];
   failures: PartFailure[];
   statements?: StatementsAnalysis & { unavailable?: string };
   running?: SessionRow[];
@@ -169,7 +169,7 @@ export async function runDb(ctx: StepContext<DbSources>, args: DbArgs): Promise<
   const longQueryMs = service.database?.long_query ?? DEFAULT_LONG_QUERY_MS;
   const baseline = ctx.config.baselines.db_query_ms;
   const wanted = args.section === 'all' ? Object.values(SECTION_PARTS).flat() : SECTION_PARTS[args.section];
-  const c: Collected = { findings: [], proposals: [], parts: [], failures: [] };
+  const c: Collected = { findings: [], proposals: [], failures: [] };
 
   let reader: DatabaseReader | undefined;
   let readerError: AppError | undefined;
@@ -193,25 +193,14 @@ export async function runDb(ctx: StepContext<DbSources>, args: DbArgs): Promise<
   const database = () => reader?.database ?? service.database?.url_env ?? 'unknown';
 
   /**
-   * Runs one part: progress, then its findings. A part whose source fails is marked unavailable with
-   * the reason; a part may also answer "unavailable" itself (pg_stat_statements missing), having
-   * already added the finding that says how to fix it.
+   * One part: its findings go into `c`. A part whose source fails is unavailable with the reason; a
+   * part may also answer "unavailable" itself (pg_stat_statements missing), having already added the
+   * finding that says how to fix it.
    */
+  const parts = createParts(ctx.progress);
   const part = async (name: PartName, work: () => Promise<string | undefined>): Promise<void> => {
-    ctx.progress({ name, status: 'running' });
-    try {
-      const unavailable = await work();
-      const status: PartStatus = unavailable
-        ? { name, status: 'unavailable', reason: unavailable }
-        : { name, status: 'ok' };
-      c.parts.push(status);
-      ctx.progress(status);
-    } catch (e) {
-      if (!isAppError(e)) throw e;
-      c.failures.push({ part: name, error: e });
-      c.parts.push({ name, status: 'unavailable', reason: e.message });
-      ctx.progress({ name, status: 'unavailable', reason: e.message });
-    }
+    const o = await parts.run(name, work, (unavailable) => unavailable);
+    if (!o.ok) c.failures.push({ part: name, error: o.error as AppError });
   };
 
   // The pool-size proposal is capped by the server's max_connections when the connections part answers.
@@ -296,8 +285,7 @@ export async function runDb(ctx: StepContext<DbSources>, args: DbArgs): Promise<
       const factory = ctx.sources.podLogs;
       if (!factory) {
         const reason = 'no pod log reader configured (Kubernetes API)';
-        c.parts.push({ name: 'pool logs', status: 'unavailable', reason });
-        ctx.progress({ name: 'pool logs', status: 'unavailable', reason });
+        parts.unavailable('pool logs', reason);
         return Promise.resolve();
       }
       return part('pool logs', async () => {
@@ -372,8 +360,8 @@ export async function runDb(ctx: StepContext<DbSources>, args: DbArgs): Promise<
 
   c.findings.push(...unavailableFindings(c.failures));
   const escalations = dbEscalations(ctx.config, c.running, longQueryMs);
-  const parts = wanted
-    .map((name) => c.parts.find((p) => p.name === name))
+  const statuses = wanted
+    .map((name) => parts.statuses.find((p) => p.name === name))
     .filter((p): p is PartStatus => !!p);
   return finishResult(
     {
@@ -385,7 +373,7 @@ export async function runDb(ctx: StepContext<DbSources>, args: DbArgs): Promise<
       nextSteps: [{ label: `Check latency of ${service.name}`, step: 'latency', args: [service.name] }],
       escalations,
       attachments: [],
-      parts,
+      parts: statuses,
       links: [],
       startedAt,
     },

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/load.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { AppError } from '../../domain/errors.ts';
-import type { Attachment, PartStatus, StepResult } from '../../domain/finding.ts';
+import type { Attachment, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
 import type { BaselineMetric } from '../../domain/thresholds.ts';
 import { ChartFontError, preloadChartFont, svgToPng } from '../../lib/charts/png.ts';
@@ -16,6 +16,7 @@ import type {
 } from '../../sources/prometheus.ts';
 import * as promql from '../../sources/promql.ts';
 import { parseServiceWindow, type WindowRule } from '../args.ts';
+import { createParts } from '../parts.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import {
   buildEndpoints,
@@ -107,34 +108,13 @@ export function parseLatencyArgs(words: readonly string[], config: Config): Late
 // ---------------------------------------------------------------------------------------------
 // the run
 
-type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
-
 function reasonOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Runs one part: reports it running, then ok or unavailable. Only user-meaningful failures become "unavailable". */
-function part<T>(
-  ctx: StepContext<LatencySources>,
-  parts: PartStatus[],
-  name: string,
-  fn: () => Promise<T>,
-): Promise<Outcome<T>> {
-  ctx.progress({ name, status: 'running' });
-  return fn().then(
-    (value) => {
-      parts.push({ name, status: 'ok' });
-      ctx.progress({ name, status: 'ok' });
-      return { ok: true as const, value };
-    },
-    (e: unknown) => {
-      if (!(e instanceof AppError || e instanceof ChartFontError || e instanceof ChartRenderError)) throw e;
-      const reason = reasonOf(e);
-      parts.push({ name, status: 'unavailable', reason });
-      ctx.progress({ name, status: 'unavailable', reason });
-      return { ok: false as const, reason };
-    },
-  );
+/** Only user-meaningful failures make a part unavailable: a source's AppError, a missing chart font, a chart that failed to render. */
+function isPartFailure(e: unknown): boolean {
+  return e instanceof AppError || e instanceof ChartFontError || e instanceof ChartRenderError;
 }
 
 class ChartRenderError extends Error {
@@ -189,7 +169,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
   const startedAt = ctx.now();
   const { config, service, signal } = ctx;
   const windowMs = args.windowMs;
-  const parts: PartStatus[] = [];
+  const parts = createParts(ctx.progress, { unavailableOn: isPartFailure });
   const t = promql.targetFor(service);
   const prom = ctx.sources.prometheus?.(service);
   const k8s = ctx.sources.kubernetes?.(service);
@@ -246,18 +226,18 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
   // The Kubernetes calls and the charts' range queries go out first: they take longest to turn
   // into a report (client-node's request setup; rendering after the data arrives).
   const podsP = k8s
-    ? part(ctx, parts, PARTS.pods, () => k8s.listPods(service.namespace, podSelector, { signal }))
+    ? parts.run(PARTS.pods, () => k8s.listPods(service.namespace, podSelector, { signal }))
     : undefined;
   const topP = k8s
-    ? part(ctx, parts, PARTS.top, () => k8s.podMetrics(service.namespace, podSelector, { signal }))
+    ? parts.run(PARTS.top, () => k8s.podMetrics(service.namespace, podSelector, { signal }))
     : undefined;
   const replicasP = k8s
-    ? part(ctx, parts, PARTS.replicas, () =>
+    ? parts.run(PARTS.replicas, () =>
         k8s.getDeploymentScale(service.namespace, service.deployment, { signal }),
       )
     : undefined;
 
-  const chartsP = part(ctx, parts, PARTS.charts, async (): Promise<Attachment[]> => {
+  const chartsP = parts.run(PARTS.charts, async (): Promise<Attachment[]> => {
     const q = (expr: string) => rangeOf(expr, windowMs, chartStepMs);
     const queries = Promise.all([
       q(promql.latencyQuantile(t, 0.5, chartRateMs)),
@@ -334,7 +314,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
     );
   });
 
-  const latencyP = part(ctx, parts, PARTS.latency, async () => {
+  const latencyP = parts.run(PARTS.latency, async () => {
     const [p50, p95, p99] = await Promise.all(
       [0.5, 0.95, 0.99].map((q) => instant(promql.latencyQuantile(t, q, windowMs))),
     );
@@ -347,7 +327,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
     return qs;
   });
 
-  const endpointsP = part(ctx, parts, PARTS.endpoints, async () => {
+  const endpointsP = parts.run(PARTS.endpoints, async () => {
     const [p99, p95, p50, rate] = await Promise.all([
       instant(promql.topEndpointsByP99(t, windowMs, 10)),
       instant(promql.latencyQuantileByPath(t, 0.95, windowMs)),
@@ -366,13 +346,13 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
     );
   });
 
-  const errorsP = part(ctx, parts, PARTS.errors, async () => {
+  const errorsP = parts.run(PARTS.errors, async () => {
     const r = await instant(promql.errorRatio(t, windowMs));
     const percent = ratioToPercent(scalarOf(r));
     return percent === undefined ? {} : { percent };
   });
 
-  const containersP = part(ctx, parts, PARTS.containers, async (): Promise<PodSeriesValues> => {
+  const containersP = parts.run(PARTS.containers, async (): Promise<PodSeriesValues> => {
     const [cpu, cpuLimit, mem, memLimit, throttled] = await Promise.all([
       instant(promql.cpuCoresByPod(t, windowMs)),
       instant(promql.cpuLimitCoresByPod(t)),
@@ -396,7 +376,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
   });
 
   const trendStepMs = stepFor(windowMs, 60);
-  const trendP = part(ctx, parts, PARTS.trend, async () => {
+  const trendP = parts.run(PARTS.trend, async () => {
     const [usage, limits] = await Promise.all([
       rangeOf(promql.memoryBytesByPod(t), windowMs, trendStepMs),
       instant(promql.memoryLimitBytesByPod(t)),
@@ -411,7 +391,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
   });
 
   const sustainedP = sustainedPlan.length
-    ? part(ctx, parts, PARTS.sustained, async () => {
+    ? parts.run(PARTS.sustained, async () => {
         const values = new Map<string, number | undefined>();
         await Promise.all(
           sustainedPlan.map(async ({ metric, forMs }) => {
@@ -544,7 +524,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
       nextSteps: report.nextSteps,
       escalations: report.escalations,
       attachments: charts.ok ? charts.value : [],
-      parts,
+      parts: parts.statuses,
       links: report.links,
       startedAt,
     },
