@@ -4,6 +4,8 @@ import type { Evidence } from '../../src/domain/finding.ts';
 import { formatBytes as formatAnyBytes } from '../../src/lib/format.ts';
 import { evidenceText } from '../../src/lib/text-report.ts';
 import { alignTable as formatTable } from '../../src/lib/text-table.ts';
+import { dbReport, latencyReport } from '../slack/render/fixtures.ts';
+import { expectGolden } from '../slack/render/golden.ts';
 import { sampleResult } from './fixtures.ts';
 
 /** The CLI lists attachment sizes in the listing style. */
@@ -45,6 +47,14 @@ describe('formatEvidence', () => {
 });
 
 describe('formatTextReport', () => {
+  it('writes the latency report for a terminal: ranked, one item a line (golden)', () => {
+    expectGolden('latency-terminal-report', { lines: formatTextReport(latencyReport()).split('\n') });
+  });
+
+  it('writes the database report for a terminal, tables aligned (golden)', () => {
+    expectGolden('db-terminal-report', { lines: formatTextReport(dbReport()).split('\n') });
+  });
+
   it('says "No findings." when there are none', () => {
     const text = formatTextReport({
       ...sampleResult([]),
