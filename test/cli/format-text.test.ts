@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatTextReport } from '../../src/cli/format-text.ts';
 import type { Evidence } from '../../src/domain/finding.ts';
 import { formatBytes as formatAnyBytes } from '../../src/lib/format.ts';
-import { evidenceText } from '../../src/lib/text-report.ts';
+import { evidenceText, renderTextReport } from '../../src/lib/text-report.ts';
 import { alignTable as formatTable } from '../../src/lib/text-table.ts';
 import { dbReport, latencyReport } from '../slack/render/fixtures.ts';
 import { expectGolden } from '../slack/render/golden.ts';
@@ -68,6 +68,15 @@ describe('formatTextReport', () => {
     expect(text).toBe(
       'latency · aegis-api · info\nP99 2.4 s CRITICAL, driven by /api/search\n\nNo findings.\n\nFinished in 1.3 s at 2026-03-01T12:00:01.250Z\n',
     );
+  });
+
+  it('ranks findings worst first, where the Slack file keeps the step order', () => {
+    const ranked = sampleResult();
+    const result = { ...ranked, findings: [...ranked.findings].reverse() };
+    const numbered = (text: string) => text.split('\n').filter((l) => /^\d+\. /.test(l));
+    expect(result.findings.map((f) => f.severity)).toEqual(['warning', 'critical']);
+    expect(numbered(formatTextReport(result))[0]).toMatch(/^1\. CRITICAL/);
+    expect(numbered(renderTextReport(result))[0]).toMatch(/^1\. \[WARNING\]/);
   });
 
   it('shows where --out saved each attachment', () => {
