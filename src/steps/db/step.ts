@@ -5,8 +5,8 @@ import { evaluateEscalations } from '../../domain/escalation.ts';
 import type { Escalation, Finding, PartStatus, Proposal, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
 import { classify } from '../../domain/thresholds.ts';
-import { loadPgParser } from '../../lib/sql/pg-parser.ts';
 import { formatBytes, humanDuration } from '../../lib/format.ts';
+import { loadPgParser } from '../../lib/sql/pg-parser.ts';
 import type {
   ConnectionsSnapshot,
   LockWaitRow,

@@ -1,7 +1,7 @@
 import type { Finding, Proposal } from '../../domain/finding.ts';
 import { vacuumProposal } from '../../domain/proposals.ts';
-import { quoteIdent } from '../../lib/sql/identifier.ts';
 import { formatBytes, humanDuration } from '../../lib/format.ts';
+import { quoteIdent } from '../../lib/sql/identifier.ts';
 import type { TableRef, TableSizeRow, TableStatRow } from '../../sources/postgres-types.ts';
 import { slowQueryAdvice } from './advice.ts';
 

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../../src/domain/finding.ts';
 import { RUNBOOK_BASELINES } from '../../../src/domain/thresholds.ts';
-import { loadPgParser } from '../../../src/lib/sql/pg-parser.ts';
 import { formatBytes as formatAnyBytes } from '../../../src/lib/format.ts';
+import { loadPgParser } from '../../../src/lib/sql/pg-parser.ts';
 import type {
   ConnectionsSnapshot,
   LockWaitRow,
