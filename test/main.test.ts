@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMULATOR_BOT_TOKEN, type SlackApiEmulator, start } from '../src/console/slack-api-emulator.ts';
 import { postSigned, SIGNING_SECRET, slashCommandBody, visibleText } from './support/slack.ts';
-import { freePort, waitFor } from './support/testbed.ts';
+import { freePort, waitFor } from './support/wait.ts';
 
 /** `npm start` with Slack tokens: the real process, its Web API pointed at the emulator. */
 let emulator: SlackApiEmulator;

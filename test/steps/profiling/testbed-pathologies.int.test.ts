@@ -13,7 +13,8 @@ import { cpuStep, type ProfilingSources } from '../../../src/steps/profiling/cpu
 import { goroutinesStep } from '../../../src/steps/profiling/goroutines.ts';
 import { heapStep } from '../../../src/steps/profiling/heap.ts';
 import { type AegisApi, type PathologyName, startAegisApi } from '../../support/testbed.ts';
-import { goToolPprofTop, profilingConfig, stepContext } from './support.ts';
+import { goToolPprofTop } from './go-pprof.ts';
+import { profilingConfig, stepContext } from './support.ts';
 
 const bed = inject('testbed');
 let tmp: string;

@@ -5,7 +5,7 @@ import { analyzeFile } from '../../src/cli/analyze.ts';
 import { buildFlameTree, renderFlameGraphSvg } from '../../src/lib/charts/flamegraph.ts';
 import { decodeProfile } from '../../src/lib/pprof/decode.ts';
 import { analyzeProfile, topReport } from '../../src/lib/pprof/top.ts';
-import { type GeneratedProfiles, generateProfiles, goToolPprofTop } from '../steps/profiling/support.ts';
+import { type GeneratedProfiles, generateProfiles, goToolPprofTop } from '../steps/profiling/go-pprof.ts';
 
 let gen: GeneratedProfiles;
 beforeAll(async () => {

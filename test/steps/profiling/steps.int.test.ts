@@ -14,7 +14,8 @@ import type {
 import { CPU_STEP, cpuStep, type ProfilingSources } from '../../../src/steps/profiling/cpu.ts';
 import { goroutinesStep } from '../../../src/steps/profiling/goroutines.ts';
 import { HEAP_STEP } from '../../../src/steps/profiling/heap.ts';
-import { type GeneratedProfiles, generateProfiles, profilingConfig, stepContext } from './support.ts';
+import { type GeneratedProfiles, generateProfiles } from './go-pprof.ts';
+import { profilingConfig, stepContext } from './support.ts';
 
 let gen: GeneratedProfiles;
 beforeAll(async () => {

@@ -13,7 +13,7 @@ import {
   generateProfiles,
   goToolPprof,
   goToolPprofTop,
-} from '../../steps/profiling/support.ts';
+} from '../../steps/profiling/go-pprof.ts';
 
 let gen: GeneratedProfiles;
 const analyses = new Map<string, { profile: Profile; analysis: ProfileAnalysis }>();

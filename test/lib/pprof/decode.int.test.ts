@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeProfile, decodeProfileProto, ProfileDecodeError } from '../../../src/lib/pprof/decode.ts';
 import { encodeProfile, type ProfileSpec } from '../../../src/lib/pprof/encode.ts';
 import { analyzeProfile, topReport } from '../../../src/lib/pprof/top.ts';
-import { type GeneratedProfiles, generateProfiles, goToolPprofTop } from '../../steps/profiling/support.ts';
+import { type GeneratedProfiles, generateProfiles, goToolPprofTop } from '../../steps/profiling/go-pprof.ts';
 
 let gen: GeneratedProfiles;
 let tmp: string;

@@ -7,7 +7,7 @@ import {
   mutexDelta,
   mutexSites,
 } from '../../../src/steps/profiling/goroutine-detectors.ts';
-import { type GeneratedProfiles, generateProfiles } from '../../steps/profiling/support.ts';
+import { type GeneratedProfiles, generateProfiles } from '../../steps/profiling/go-pprof.ts';
 
 let gen: GeneratedProfiles;
 beforeAll(async () => {
