@@ -27,15 +27,27 @@ describe('the in-flight tracker', () => {
 
   it('drain waits for running work, including work tracked while draining', async () => {
     const tracker = createInFlightTracker();
-    const first = deferred();
-    const second = deferred();
-    tracker.track(first.promise, 'first');
-    const drained = tracker.drain(10_000);
-    tracker.track(second.promise, 'second');
-    first.resolve();
-    await Promise.resolve();
-    second.resolve();
-    expect(await drained).toEqual([]);
+    const step = deferred();
+    const post = deferred();
+    // The step, when it finishes, starts posting its report: new work, tracked while drain waits.
+    tracker.track(
+      step.promise.then(() => tracker.track(post.promise, 'posting the report')),
+      'running the step',
+    );
+    let drainedWith: string[] | undefined;
+    const drained = tracker.drain(10_000).then((left) => {
+      drainedWith = left.map((w) => w.describe);
+    });
+
+    step.resolve();
+    await new Promise((resolve) => setImmediate(resolve)); // every pending callback has run
+    expect(tracker.list().map((w) => w.describe)).toEqual(['posting the report']);
+    expect(drainedWith).toBeUndefined(); // still waiting for the report
+
+    post.resolve();
+    await drained;
+    expect(drainedWith).toEqual([]);
+    expect(tracker.size).toBe(0);
   });
 
   it('when the time is up, drain returns the interrupted work and aborts it', async () => {

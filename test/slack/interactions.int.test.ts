@@ -277,6 +277,24 @@ describe('clicking a remediation button in Slack', () => {
       'this button carries no valid proposal (not JSON)',
     );
   });
+  it("refuses a valid proposal carried under another action's button, changing nothing", async () => {
+    const r = await startBot();
+    const root = await offer(r, scaleProposal(svc(r), 3, 5, 'CPU CRITICAL'));
+    const scale = buttonsOf(root)[0] as { action_id: string; value: string };
+    expect(scale.action_id).toBe('aegis_action:scale');
+    // signed like any click; only the action_id is another action's (cancel_query)
+    const button = { ...scale, action_id: 'aegis_action:cancel_query' } as never;
+    expect(
+      await postInteraction(r.bot.eventsUrl, blockActionsBody({ user: 'U0ALICE', message: root, button })),
+    ).toBe(200);
+    await settle(r.bot);
+    expect(cluster.requests).toHaveLength(0);
+    expect(cluster.replicas).toBe(3);
+    expect(thread(root)).toEqual([]);
+    expect(visibleText(ephemeralFor('U0ALICE')[0] as object)).toContain(
+      "this button's action and the proposal it carries disagree",
+    );
+  });
 });
 
 describe('a second person approves', () => {
