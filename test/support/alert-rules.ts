@@ -3,7 +3,7 @@
  * - deploy/alerts/prometheusrule.yaml: the same groups as a Prometheus Operator PrometheusRule;
  * - test/fixtures/alerts/rules.yml: the same expressions with short windows and `for:` durations,
  *   so end-to-end tests fire and resolve in seconds.
- * test/deploy/alert-rules.test.ts keeps both equal to what these functions make (UPDATE_GOLDEN=1
+ * test/deploy/alert-rules.int.test.ts keeps both equal to what these functions make (UPDATE_GOLDEN=1
  * rewrites them).
  */
 import fs from 'node:fs';
@@ -48,7 +48,7 @@ function header(what: string): string {
   return [
     `# ${what}`,
     '# GENERATED from deploy/alerts/aegis-rules.yml: edit that file, then run',
-    '#   UPDATE_GOLDEN=1 npx vitest run test/deploy/alert-rules.test.ts',
+    '#   UPDATE_GOLDEN=1 npx vitest run test/deploy/alert-rules.int.test.ts',
     '',
   ].join('\n');
 }
