@@ -110,7 +110,7 @@ describe('slow queries', () => {
     );
     expect(runbookForm?.severity).toBe('warning');
     // pg_monitor alone may not read pg_stats of the table: no cardinality, so no partial index;
-    // and this database has no HypoPG (index-advice-hypopg.test.ts covers both).
+    // and this database has no HypoPG (index-advice-hypopg.int.test.ts covers both).
     expect(codeTexts(runbookForm as Finding)).toContain(
       'CREATE INDEX CONCURRENTLY idx_findings_status_created_at ON findings (status, created_at DESC);\n-- unverified (HypoPG not installed)',
     );
