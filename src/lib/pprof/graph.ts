@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { AppError } from '../../domain/errors.ts';
 import type { Profile, ValueType } from './decode.ts';
+import { goPattern } from './pattern.ts';
 
 /**
  * The profile seen at pprof's default granularity, "functions": one node per function name, every
@@ -40,8 +41,10 @@ export function buildFunctionGraph(profile: Profile): FunctionGraph {
   let firstLine: Uint32Array | null = null;
   let prune: Uint8Array | null = null;
   if (profile.dropFrames) {
-    const drop = goRegexp(`^(${profile.dropFrames})$`, 'drop_frames');
-    const keep = profile.keepFrames ? goRegexp(`^(${profile.keepFrames})$`, 'keep_frames') : null;
+    const drop = goPattern(`^(${profile.dropFrames})$`, "profile's drop_frames pattern");
+    const keep = profile.keepFrames
+      ? goPattern(`^(${profile.keepFrames})$`, "profile's keep_frames pattern")
+      : null;
     firstLine = new Uint32Array(nLoc);
     prune = new Uint8Array(nLoc); // 1 = prune the location, 2 = prune beneath it
     for (let l = 0; l < nLoc; l++) {
@@ -144,20 +147,6 @@ function simplifyFunc(f: string): string {
     if (m[0] === '(') return name.slice(0, m.index);
   }
   return name;
-}
-
-function goRegexp(source: string, what: string): RegExp {
-  try {
-    return new RegExp(source);
-  } catch (e) {
-    throw new AppError(
-      'usage',
-      `the profile's ${what} pattern is not a valid regular expression: ${source}`,
-      {
-        cause: e,
-      },
-    );
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { AppError } from '../../domain/errors.ts';
 import type { Profile } from './decode.ts';
 import { sampleIndexByName } from './graph.ts';
+import { goPattern } from './pattern.ts';
 import { percentage, scaledLabel } from './units.ts';
 
 /**
@@ -39,12 +40,7 @@ export function listFunctions(
   pattern: string,
   options: { sampleIndex?: string | number } = {},
 ): ListReport {
-  let rx: RegExp;
-  try {
-    rx = new RegExp(pattern);
-  } catch (e) {
-    throw new AppError('usage', `"${pattern}" is not a valid regular expression`, { cause: e });
-  }
+  const rx = goPattern(pattern, 'list pattern');
   const si = sampleIndexByName(profile, options.sampleIndex ?? '');
   const st = profile.sampleTypes[si] as { type: string; unit: string };
   const unit = st.unit.toLowerCase();

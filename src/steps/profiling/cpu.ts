@@ -9,12 +9,13 @@ import { svgToPng } from '../../lib/charts/png.ts';
 import { decodeProfile, type Profile } from '../../lib/pprof/decode.ts';
 import { listFunctions } from '../../lib/pprof/list.ts';
 import { isAppFunction } from '../../lib/pprof/names.ts';
+import { goPattern, quotePattern } from '../../lib/pprof/pattern.ts';
 import { analyzeProfile, type ProfileAnalysis, type TopReport, topReport } from '../../lib/pprof/top.ts';
 import { label } from '../../lib/pprof/units.ts';
 import type { FetchedProfile, PprofKind, PprofPort, ProfileTarget } from '../../sources/pprof.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import { type CpuDetectorOptions, detectCpuIssues } from './detectors.ts';
-import { escapeRegExp, fileLabel, fileStamp, listEvidence, topTable } from './report.ts';
+import { fileLabel, fileStamp, listEvidence, topTable } from './report.ts';
 
 /**
  * Runbook Step 2, "CPU Profiling": `/aegis cpu [seconds] [pod] [list <function>]` and
@@ -76,11 +77,7 @@ export function parseProfileWords(
         .trim();
       if (!fn)
         throw new AppError('usage', `list needs a function name or regular expression: usage: ${usage}`);
-      try {
-        new RegExp(fn);
-      } catch {
-        throw new AppError('usage', `"${fn}" is not a valid regular expression for list`);
-      }
+      goPattern(fn, 'list pattern');
       out.list = fn;
       break;
     }
@@ -334,7 +331,7 @@ export function listFinding(
   exact: boolean,
 ): Finding {
   try {
-    const list = listFunctions(profile, exact ? `^${escapeRegExp(pattern)}$` : pattern, { sampleIndex });
+    const list = listFunctions(profile, exact ? `^${quotePattern(pattern)}$` : pattern, { sampleIndex });
     const fns = list.functions.map((f) => f.name);
     return {
       id,

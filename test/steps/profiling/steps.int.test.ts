@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AppError, SourceError } from '../../../src/domain/errors.ts';
 import type { Finding } from '../../../src/domain/finding.ts';
+import { encodeProfile } from '../../../src/lib/pprof/encode.ts';
 import type {
   FetchedProfile,
   FetchOptions,
@@ -14,6 +16,7 @@ import type {
 import { CPU_STEP, cpuStep, type ProfilingSources } from '../../../src/steps/profiling/cpu.ts';
 import { goroutinesStep } from '../../../src/steps/profiling/goroutines.ts';
 import { HEAP_STEP } from '../../../src/steps/profiling/heap.ts';
+import { BACKTRACKING_BOMB, manyLongNamesSpec } from '../../lib/pprof/long-names.ts';
 import { type GeneratedProfiles, generateProfiles } from './go-pprof.ts';
 import { profilingConfig, stepContext } from './support.ts';
 
@@ -97,6 +100,21 @@ describe('/aegis cpu: arguments', () => {
     }
     expect(() => parse(['121'])).toThrow(AppError);
   });
+  it('refuses a list pattern that is not RE2 syntax (a backreference, a lookahead) with a usage message', () => {
+    for (const bad of ['(a)\\1', 'main(?=\\.)']) {
+      const e = (() => {
+        try {
+          parse(['list', bad]);
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(e).toBeInstanceOf(AppError);
+      expect(e).toMatchObject({ code: 'usage' });
+      expect((e as Error).message).toMatch(/list pattern .* is not valid RE2 syntax/);
+    }
+    expect(() => HEAP_STEP.parse(['list', '(a)\\1'], { config })).toThrow(/is not valid RE2 syntax/);
+  });
   it('refuses a pod name that is not RFC 1123', () => {
     expect(() => parse(['Aegis_API'])).toThrow(/neither a service nor a pod name/);
     expect(() => parse(['pod-a', 'pod-b'])).toThrow(/two pods/);
@@ -165,6 +183,15 @@ describe('/aegis cpu: the report', () => {
     const code = list?.evidence[0];
     expect(code?.type === 'code' && code.title).toMatch(/^list main\.hotLoop \(.*gen\/main\.go\)$/);
     expect(code?.type === 'code' && code.text).toMatch(/total \(flat, cum\)/);
+  });
+
+  it('answers list with the backtracking bomb over thousands of long names (a linear-time engine)', async () => {
+    const bytes = gzipSync(encodeProfile(manyLongNamesSpec(5000)));
+    const port = new FilePort({ profile: async () => bytes });
+    const { ctx } = stepContext(config, sources(port));
+    const result = await CPU_STEP.run(ctx, { seconds: 5, list: BACKTRACKING_BOMB });
+    const list = result.findings.find((f) => f.id === 'cpu.list');
+    expect(list?.title).toBe('Line breakdown: main.handleQ');
   });
 
   it('marks the profile unavailable (and still answers) when the endpoint fails', async () => {
