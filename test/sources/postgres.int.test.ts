@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Finding, Proposal } from '../../src/domain/finding.ts';
+import { redactSql } from '../../src/lib/sql/redact.ts';
 import { DatabaseSource } from '../../src/sources/postgres.ts';
 import { runDbStep, Sessions } from '../steps/db/support.ts';
 import { createDatabase, dropDatabase, freePort, type TestDatabase, waitFor } from '../support/testbed.ts';
@@ -134,6 +135,37 @@ describe('slow queries', () => {
       { name: 'slow queries', status: 'ok' },
       { name: 'running queries', status: 'ok' },
     ]);
+  });
+
+  it("with standard_conforming_strings off, a literal holding \\' is redacted whole: in the report, and from pg_stat_activity and pg_stat_statements", async () => {
+    const sleeper = await sessions.open();
+    await sleeper.client.query('SET standard_conforming_strings = off');
+    const running = sleeper.client
+      .query("SELECT pg_sleep(60), 'it\\'s S3CRETX-off' AS note")
+      .catch((e: Error) => e);
+    await waitForBackend(
+      sleeper.pid,
+      "state = 'active' AND clock_timestamp() - query_start > interval '1.2 s'",
+      'the escaped-literal query to pass 1 s',
+    );
+    const activity = await admin.query('SELECT query FROM pg_stat_activity WHERE pid = $1', [sleeper.pid]);
+    expect(activity.rows[0].query).toBe("SELECT pg_sleep(60), 'it\\'s S3CRETX-off' AS note");
+    // Read with the setting on, the final quote opens a literal that runs to the end: "AS note" goes too.
+    expect(redactSql(activity.rows[0].query)).toBe('SELECT pg_sleep(?), ?');
+
+    const { result } = await runDbStep(readerUrl, 'slow', { longQuery: '1s' });
+    expect(result.findings.map((f) => f.id)).toContain(`db.long-query.${sleeper.pid}`);
+    expect(JSON.stringify(result)).not.toContain('S3CRETX');
+    await admin.query('SELECT pg_cancel_backend($1)', [sleeper.pid]);
+    expect(await running).toBeInstanceOf(Error);
+
+    // pg_stat_statements keeps a utility statement's text as sent (PostgreSQL 15 does not normalise it).
+    await sleeper.client.query("SET application_name = 'it\\'s S3CRETX-stmt'");
+    const statements = await admin.query(
+      "SELECT query FROM pg_stat_statements WHERE query LIKE 'SET application_name%S3CRETX-stmt%'",
+    );
+    expect(statements.rows.map((r) => r.query)).toEqual(["SET application_name = 'it\\'s S3CRETX-stmt'"]);
+    expect(redactSql(statements.rows[0].query)).toBe('SET application_name = ?');
   });
 
   it('a query running past the threshold is critical, with Cancel and Terminate proposals that identify exactly that query', async () => {

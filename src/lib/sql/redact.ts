@@ -7,6 +7,13 @@
  * standard strings ('' escapes), E'' strings (backslash escapes), B'', X'', N'', U&'', dollar quotes
  * ($$...$$, $tag$...$tag$), quoted identifiers ("a'b"), nested block comments. Anything left open at
  * the end (text cut by track_activity_query_size) is redacted to the end, never shown.
+ *
+ * Where a plain '...' (or N'...') literal ends depends on the session's standard_conforming_strings,
+ * which the text in pg_stat_activity does not carry: on, a backslash is an ordinary character; off,
+ * it escapes the next one, so 'it\'s secret' is one literal. redactSql lexes the text both ways and
+ * shows only what both readings call code: where the two disagree, the whole stretch up to the
+ * next place they agree again is redacted (over-redacting under one setting, never leaking under
+ * either).
  */
 
 export type SqlTokenKind =
@@ -33,8 +40,17 @@ const DIGIT = /[0-9]/;
 const OP_CHARS = '+-*/<>=~!@#%^&|`?:;';
 const STRING_PREFIXES = new Set(['e', 'b', 'x', 'n']);
 
+export interface TokenizeOptions {
+  /**
+   * Lex plain '...' and N'...' literals as with standard_conforming_strings = off (a backslash
+   * escapes the next character). Default false: PostgreSQL's default, on.
+   */
+  readonly backslashEscapes?: boolean;
+}
+
 /** Splits SQL into tokens. Never throws: malformed input ends in an unterminated token. */
-export function tokenizeSql(sql: string): SqlToken[] {
+export function tokenizeSql(sql: string, options: TokenizeOptions = {}): SqlToken[] {
+  const plainEscapes = options.backslashEscapes === true;
   const out: SqlToken[] = [];
   const n = sql.length;
   let i = 0;
@@ -56,7 +72,7 @@ export function tokenizeSql(sql: string): SqlToken[] {
       out.push({ kind: 'comment', text: sql.slice(i, j < 0 ? n : j), unterminated: j < 0 });
       i = j < 0 ? n : j;
     } else if (c === "'") {
-      const j = quotedEnd(sql, i, false);
+      const j = quotedEnd(sql, i, plainEscapes);
       out.push({ kind: 'string', text: sql.slice(i, j < 0 ? n : j), unterminated: j < 0 });
       i = j < 0 ? n : j;
     } else if (c === '"') {
@@ -89,8 +105,9 @@ export function tokenizeSql(sql: string): SqlToken[] {
       const word = sql.slice(i, j);
       const lower = word.toLowerCase();
       if (sql[j] === "'" && STRING_PREFIXES.has(lower)) {
-        // E'..' B'..' X'..' N'..': the prefix belongs to the literal.
-        const end = quotedEnd(sql, j, lower === 'e');
+        // E'..' B'..' X'..' N'..': the prefix belongs to the literal. N'' lexes as a plain
+        // literal; B'' and X'' never take backslash escapes.
+        const end = quotedEnd(sql, j, lower === 'e' || (lower === 'n' && plainEscapes));
         out.push({ kind: 'string', text: sql.slice(i, end < 0 ? n : end), unterminated: end < 0 });
         i = end < 0 ? n : end;
       } else if (lower === 'u' && sql[j] === '&' && (sql[j + 1] === "'" || sql[j + 1] === '"')) {
@@ -217,7 +234,7 @@ export interface RedactOptions {
  * `$1` placeholders, identifiers, keywords and TRUE/FALSE/NULL stay.
  */
 export function redactSql(sql: string, options: RedactOptions = {}): string {
-  const tokens = tokenizeSql(sql);
+  const tokens = tokensUnderEitherSetting(sql);
   const parts: string[] = [];
   let prev: SqlToken | undefined; // previous significant token (after redaction)
   for (let k = 0; k < tokens.length; k++) {
@@ -248,6 +265,49 @@ export function redactSql(sql: string, options: RedactOptions = {}): string {
   let text = parts.join('').trim();
   text = collapseLists(text);
   return truncate(text, options.maxLength ?? 1000);
+}
+
+/**
+ * The tokens both settings of standard_conforming_strings agree on; each stretch where they
+ * disagree becomes one string token (redacted whole). The lexer carries no state between tokens,
+ * so once both readings reach the same token boundary they continue identically.
+ */
+function tokensUnderEitherSetting(sql: string): SqlToken[] {
+  const on = tokenizeSql(sql);
+  const off = tokenizeSql(sql, { backslashEscapes: true });
+  const out: SqlToken[] = [];
+  let a = 0; // index into on
+  let b = 0; // index into off
+  let pos = 0; // offset where both next tokens start
+  while (a < on.length && b < off.length) {
+    const x = on[a] as SqlToken;
+    const y = off[b] as SqlToken;
+    if (x.text === y.text && x.kind === y.kind) {
+      out.push(x);
+      pos += x.text.length;
+      a++;
+      b++;
+      continue;
+    }
+    // Disagreement: advance whichever reading is behind until both end a token at the same offset.
+    let endOn = pos + x.text.length;
+    let endOff = pos + y.text.length;
+    let unterminated = x.unterminated === true || y.unterminated === true;
+    a++;
+    b++;
+    while (endOn !== endOff) {
+      const onBehind = endOn < endOff;
+      const t = onBehind ? on[a++] : off[b++];
+      if (!t) break;
+      unterminated ||= t.unterminated === true;
+      if (onBehind) endOn += t.text.length;
+      else endOff += t.text.length;
+    }
+    const end = Math.max(endOn, endOff);
+    out.push({ kind: 'string', text: sql.slice(pos, end), unterminated });
+    pos = end;
+  }
+  return out;
 }
 
 /** True when the "-" at parts[sign] is a sign, not a subtraction: what precedes it is not a value. */

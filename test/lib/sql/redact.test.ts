@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { redactSql, tokenizeSql, truncate } from '../../../src/lib/sql/redact.ts';
 
@@ -32,8 +33,28 @@ describe('redactSql', () => {
     expect(redactSql("SELECT E'\\'', 'sekret'")).toBe('SELECT ?, ?');
   });
 
-  it('keeps backslashes literal in standard strings, so the literal ends at the next quote', () => {
-    expect(redactSql("SELECT 'C:\\sekret\\' AS path, id FROM t")).toBe('SELECT ? AS path, id FROM t');
+  it('keeps the text after a plain literal ending in a backslash only when no setting reads it as literal', () => {
+    // standard_conforming_strings on: the literal ends at the quote after C:\sekret\. Off: the
+    // backslash escapes that quote and the literal runs on; the text does not say which, so the rest goes.
+    expect(redactSql("SELECT 'C:\\sekret\\' AS path, id FROM t")).toBe('SELECT ?');
+    // An escaped backslash (off) is two literal backslashes (on): both readings agree on the end.
+    expect(redactSql("SELECT 'C:\\\\sekret\\\\', id FROM t WHERE a = 'x'")).toBe(
+      'SELECT ?, id FROM t WHERE a = ?',
+    );
+  });
+
+  it("redacts a literal written for standard_conforming_strings = off whole: 'it\\'s ...'", () => {
+    const out = redactSql("SELECT pg_sleep(30), 'it\\'s S3CRETX-off'");
+    expect(out).toBe('SELECT pg_sleep(?), ?');
+    expect(out).not.toContain('S3CRETX');
+  });
+
+  it('redacts under both settings: an off-style literal followed by more code and literals', () => {
+    const out = redactSql(
+      "UPDATE users SET note = 'O\\'Brien sekret', pin = '1234567' WHERE id = 5 AND n = N'x\\' sekret'",
+    );
+    expectNoLeak(out);
+    expect(out).toMatch(/^UPDATE users SET note = \?/);
   });
 
   it('redacts bit, hex, national and unicode-escaped strings with their prefix', () => {
@@ -169,6 +190,23 @@ describe('tokenizeSql', () => {
     expect(tokenizeSql('a #- b').map((t) => t.text)).toEqual(['a', ' ', '#-', ' ', 'b']);
   });
 
+  it('keeps backslashes literal in plain strings by default (standard_conforming_strings on)', () => {
+    expect(tokenizeSql("'C:\\x\\' AS p").map((t) => `${t.kind}:${t.text}`)).toEqual([
+      "string:'C:\\x\\'",
+      'space: ',
+      'ident:AS',
+      'space: ',
+      'ident:p',
+    ]);
+  });
+
+  it('lexes backslash escapes in plain and N strings, not in B and X strings, when asked (setting off)', () => {
+    const off = (sql: string) => tokenizeSql(sql, { backslashEscapes: true }).map((t) => t.text);
+    expect(off("'it\\'s' x")).toEqual(["'it\\'s'", ' ', 'x']);
+    expect(off("N'it\\'s' x")).toEqual(["N'it\\'s'", ' ', 'x']);
+    expect(off("X'1\\' x")).toEqual(["X'1\\'", ' ', 'x']);
+  });
+
   it('marks an unterminated string', () => {
     const t = tokenizeSql("'abc").at(0);
     expect(t).toEqual({ kind: 'string', text: "'abc", unterminated: true });
@@ -179,5 +217,46 @@ describe('truncate', () => {
   it('ends a cut text in … within the limit', () => {
     expect(truncate('abcdefghij', 5)).toBe('abcd…');
     expect(truncate('abc', 5)).toBe('abc');
+  });
+});
+
+describe('redactSql under either standard_conforming_strings setting (property)', () => {
+  const MARK = 'S3CRETX';
+  const chars = fc.constantFrom('a', 'Z', ' ', "'", '\\', '"', '$', '-', '*', '/', '(', ',', '\n', '1', MARK);
+  const body = fc.array(chars, { maxLength: 12 }).map((cs) => [...cs, MARK].join(''));
+  /** A literal as an application would write it for the given setting (E'' means the same in both). */
+  const literal = (setting: 'on' | 'off') =>
+    fc.tuple(body, fc.constantFrom('plain', 'E', 'N'), fc.boolean()).map(([b, form, doubled]) => {
+      const escaped =
+        form === 'E' || setting === 'off'
+          ? b.replaceAll('\\', '\\\\').replaceAll("'", doubled ? "''" : "\\'")
+          : b.replaceAll("'", "''");
+      return `${form === 'plain' ? '' : form}'${escaped}'`;
+    });
+  const code = fc.constantFrom(
+    'SELECT a, ',
+    ' FROM t WHERE b = ',
+    ' AND c IN (',
+    ') OR d = ',
+    ' || ',
+    '::text, ',
+  );
+  const statement = fc
+    .constantFrom<'on' | 'off'>('on', 'off')
+    .chain((setting) =>
+      fc
+        .array(fc.tuple(code, literal(setting)), { minLength: 1, maxLength: 4 })
+        .map((parts) => parts.map(([c, l]) => c + l).join('')),
+    );
+
+  it('never shows a character of a literal, whole or cut short by track_activity_query_size', () => {
+    fc.assert(
+      fc.property(statement, fc.nat(), (sql, cut) => {
+        for (const text of [sql, sql.slice(0, cut % (sql.length + 1))]) {
+          expect(redactSql(text)).not.toMatch(/S3|CRET|ETX/);
+        }
+      }),
+      { seed: 15, numRuns: 3000 },
+    );
   });
 });
