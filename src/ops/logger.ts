@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
+import { scrubSecrets } from '../lib/secrets.ts';
 
 export type { Logger } from 'pino';
+export { scrubSecrets } from '../lib/secrets.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -43,34 +45,6 @@ export const REDACT_PATHS: readonly string[] = [
 ];
 
 export const REDACTED = '[redacted]';
-
-/** Secret-looking strings, each with what replaces it. Order matters: URLs before bare tokens. */
-const SECRET_PATTERNS: readonly [RegExp, string][] = [
-  // user:password@ in any URL (postgres://, postgresql://, redis://, https://): keep the user, hide the password
-  [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi, '$1***@'],
-  // Slack bot/user/app-config/refresh tokens and app-level tokens
-  [/\bxox[a-z]-[A-Za-z0-9-]+/g, 'xox*-***'],
-  [/\bxapp-[A-Za-z0-9-]+/g, 'xapp-***'],
-  // Authorization: Bearer <token> / Basic <credentials>
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*/g, '$1 ***'],
-  // secrets in query strings: ?token=..., &password=...
-  [
-    /([?&](?:token|access_token|api_key|apikey|key|password|secret|routing_key|signature)=)[^&\s#"']+/gi,
-    '$1***',
-  ],
-  // key=value / key: value forms in free text, e.g. "password=hunter2", "routing_key: abc"
-  [
-    /\b((?:password|passwd|secret|token|routing_key|api_key|signing_secret)\s*[=:]\s*)(?!\*\*\*)[^\s,;&"'}]+/gi,
-    '$1***',
-  ],
-];
-
-/** Replaces Slack tokens, URL passwords, bearer tokens and key=value secrets in free text with ***. */
-export function scrubSecrets(text: string): string {
-  let out = text;
-  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
-  return out;
-}
 
 function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key.replace(/-/g, '_').replace(/([a-z])([A-Z])/g, '$1_$2'));

@@ -1,5 +1,6 @@
 import axios, { type AxiosInstance, type AxiosRequestConfig, isAxiosError } from 'axios';
 import { SourceError, type SourceFailure } from '../domain/errors.ts';
+import { scrubSecrets } from '../lib/secrets.ts';
 
 /** Told of every source call (ops/metrics.ts records them); main.ts registers the observer. */
 export type SourceCallObserver = (call: {
@@ -66,7 +67,7 @@ export async function httpGet<T>(
 /**
  * Any method (GET, POST, DELETE…), with httpGet's deadline, size limit and errors. A status of 400
  * or more is a SourceError whose detail is `call.describeError`'s summary of the body when given,
- * else a short hint taken from it.
+ * else errorSummary's; either way secret-looking text is scrubbed, and the body is never copied.
  */
 export async function httpRequest<T>(
   client: AxiosInstance,
@@ -86,9 +87,8 @@ export async function httpRequest<T>(
       });
       if (res.status >= 400) {
         const reason: SourceFailure = res.status === 401 || res.status === 403 ? 'auth' : 'http_error';
-        const detail = call.describeError
-          ? `HTTP ${res.status}: ${call.describeError(res.status, res.data)}`
-          : `HTTP ${res.status}${bodyHint(res.data)}`;
+        const said = call.describeError ? call.describeError(res.status, res.data) : errorSummary(res.data);
+        const detail = `HTTP ${res.status}${said ? `: ${scrubSecrets(said)}` : ''}`;
         throw new SourceError(call.source, call.operation, reason, detail);
       }
       return { status: res.status, data: res.data, headers: res.headers as Record<string, unknown> };
@@ -108,11 +108,48 @@ export async function httpRequest<T>(
   });
 }
 
-function bodyHint(data: unknown): string {
-  if (typeof data === 'string' && data.trim()) return `: ${data.trim().slice(0, 200)}`;
-  if (data && typeof data === 'object' && 'error' in data)
-    return `: ${String((data as { error: unknown }).error).slice(0, 200)}`;
-  return '';
+/** Longest piece of an upstream's own words kept in a summary. */
+const FIELD_MAX = 160;
+
+/**
+ * What an outside system's error answer said, summarised, never copied: the upstream's short code
+ * and message fields when the body is JSON (Prometheus errorType/error, Kubernetes reason/message,
+ * PagerDuty status/message/errors, Slack error, OAuth error_description), else the first line of a
+ * plain-text body; each cut short, with the given secret values and anything secret-looking
+ * replaced by ***. Empty when there is nothing worth saying.
+ */
+export function errorSummary(body: unknown, secrets: readonly string[] = []): string {
+  let data = body;
+  if (Buffer.isBuffer(data)) data = data.toString('utf8');
+  if (typeof data === 'string') {
+    const text = data.trim();
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+    // not JSON, or JSON holding just a string: its first line, unless it is markup (an HTML page)
+    if (typeof data !== 'object' || data === null) {
+      const words = typeof data === 'string' ? data.trim() : text;
+      const first = words.split(/\r?\n/, 1)[0] ?? '';
+      return first.startsWith('<') ? '' : scrub(first, secrets);
+    }
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return '';
+  const o = data as Record<string, unknown>;
+  const word = (k: string) => (typeof o[k] === 'string' && o[k] ? (o[k] as string) : undefined);
+  const code = word('errorType') ?? word('reason') ?? word('code') ?? word('status');
+  const message = word('message') ?? word('error_description') ?? word('error') ?? word('detail');
+  const errors = Array.isArray(o.errors) ? o.errors.filter((x) => typeof x === 'string').slice(0, 3) : [];
+  const parts = [code, message, ...errors].filter((x): x is string => typeof x === 'string' && x !== '');
+  return [...new Set(parts)].map((p) => scrub(p, secrets)).join(': ');
+}
+
+function scrub(text: string, secrets: readonly string[]): string {
+  let out = text.replace(/\s+/g, ' ').trim();
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
+  out = scrubSecrets(out);
+  return out.length <= FIELD_MAX ? out : `${out.slice(0, FIELD_MAX - 1)}…`;
 }
 
 export function toSourceError(source: string, operation: string, e: unknown, maxBytes?: number): SourceError {

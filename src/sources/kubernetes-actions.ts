@@ -15,7 +15,7 @@ import type {
 } from '../actions/ports.ts';
 import { AppError, SourceError } from '../domain/errors.ts';
 import { parseMemoryBytes } from '../lib/quantity.ts';
-import { sourceCall } from './http.ts';
+import { errorSummary, sourceCall } from './http.ts';
 import {
   type ClientCall,
   type KubernetesAuthConfig,
@@ -372,7 +372,8 @@ function statusMessage(body: unknown): string {
 export function actionError(operation: string, a: Access, e: unknown): AppError {
   if (!(e instanceof ApiException)) return toKubernetesError(SOURCE, operation, e);
   const server = statusMessage(e.body);
-  const said = server ? ` (API server: ${server})` : '';
+  const summary = errorSummary(server);
+  const said = summary ? ` (API server: ${summary})` : '';
   const target = a.kind === 'ConfigMap' ? `ConfigMap ${a.name}` : `${a.kind}/${a.name}`;
   switch (e.code) {
     case 404:

@@ -17,7 +17,7 @@ import {
 import { AppError, SourceError, type SourceFailure } from '../domain/errors.ts';
 import type { Checkable, CheckResult } from '../domain/ports.ts';
 import { parseCpuQuantity, parseMemoryBytes } from '../lib/quantity.ts';
-import { sourceCall } from './http.ts';
+import { errorSummary, sourceCall } from './http.ts';
 
 /**
  * The Kubernetes API, as the runbook uses it: `kubectl top pods -n aegis` (metrics.k8s.io), pod
@@ -379,13 +379,7 @@ export function toKubernetesError(source: string, operation: string, e: unknown)
   if (e instanceof ApiException) {
     const status = e.code;
     const reason: SourceFailure = status === 401 || status === 403 ? 'auth' : 'http_error';
-    const body = e.body as { message?: unknown } | string | undefined;
-    const message =
-      typeof body === 'string'
-        ? body
-        : body && typeof body === 'object' && typeof body.message === 'string'
-          ? body.message
-          : '';
+    const message = errorSummary(e.body);
     // client-node reports a body it could not parse as JSON with the status of the response.
     if (status >= 200 && status < 300) {
       return new SourceError(source, operation, 'malformed', `answer is not valid JSON${hint(message)}`, {
@@ -418,7 +412,7 @@ export function toKubernetesError(source: string, operation: string, e: unknown)
 }
 
 function hint(message: string): string {
-  return message ? `: ${message.slice(0, 200)}` : '';
+  return message ? `: ${message}` : '';
 }
 
 function resources(map: Record<string, string> | undefined): Resources {

@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import { SourceError } from '../domain/errors.ts';
-import { sourceCall } from './http.ts';
+import { errorSummary, sourceCall } from './http.ts';
 
 /**
  * The PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/overview/): one POST
@@ -126,7 +126,6 @@ export class PagerDutyEvents {
       status?: unknown;
       message?: unknown;
       dedup_key?: unknown;
-      errors?: unknown;
     };
     if (status === 202 || (status >= 200 && status < 300 && answer.status === 'success')) {
       return {
@@ -137,20 +136,15 @@ export class PagerDutyEvents {
     }
     if (status === 429) return { kind: 'retry', why: 'HTTP 429: rate limited' };
     if (status >= 500) return { kind: 'retry', why: `HTTP ${status}` };
-    const words = [
-      typeof answer.status === 'string' ? answer.status : '',
-      typeof answer.message === 'string' ? answer.message : '',
-      Array.isArray(answer.errors) ? answer.errors.map(String).join('; ') : '',
-    ]
-      .filter(Boolean)
-      .join(': ');
+    // PagerDuty's status, message and errors, summarised: an answer may echo the request, routing key and all.
+    const words = errorSummary(data, [this.options.routingKey]);
     return {
       kind: 'fail',
       error: new SourceError(
         SOURCE,
         operation,
         status === 401 || status === 403 ? 'auth' : 'refused',
-        `HTTP ${status}${words ? ` ${cut(words, 500)}` : ''}`,
+        `HTTP ${status}${words ? ` ${words}` : ''}`,
       ),
     };
   }

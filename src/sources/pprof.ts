@@ -5,7 +5,7 @@ import { isAxiosError } from 'axios';
 import type { ServiceConfig } from '../config/schema.ts';
 import { AppError, SourceError } from '../domain/errors.ts';
 import type { Checkable, CheckResult } from '../domain/ports.ts';
-import { createHttpClient, sourceCall, toSourceError } from './http.ts';
+import { createHttpClient, errorSummary, sourceCall, toSourceError } from './http.ts';
 
 /**
  * The pprof endpoint of one service (net/http/pprof, the runbook's http://aegis-api:6060), reached
@@ -359,14 +359,14 @@ export class PprofSource implements PprofPort, Checkable {
         const contentType = String(res.headers['content-type'] ?? '');
         const declared = Number(res.headers['content-length']);
         if (res.status >= 400) {
-          const body = (await readLimited(res.data, 2048, true)).toString('utf8').trim();
+          const said = errorSummary(await readLimited(res.data, 2048, true));
           res.data.destroy();
           const reason = res.status === 401 || res.status === 403 ? 'auth' : 'http_error';
           const hint =
             res.status === 404
               ? ` at ${path}: is net/http/pprof registered on this port?`
-              : body
-                ? `: ${body.slice(0, 300)}`
+              : said
+                ? `: ${said}`
                 : '';
           throw new SourceError(source, operation, reason, `HTTP ${res.status}${hint}`);
         }

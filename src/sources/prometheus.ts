@@ -1,7 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import { SourceError } from '../domain/errors.ts';
 import type { Checkable, CheckResult } from '../domain/ports.ts';
-import { createHttpClient, httpGet } from './http.ts';
+import { createHttpClient, errorSummary, httpGet } from './http.ts';
 
 /**
  * Prometheus over its HTTP API (/api/v1/query, /api/v1/query_range). Answers are validated
@@ -192,11 +192,8 @@ function envelope(
   }
   const d = data as { status?: unknown; data?: { resultType?: unknown; result?: unknown }; error?: unknown };
   if (d.status !== 'success') {
-    throw malformed(
-      source,
-      operation,
-      `status ${JSON.stringify(d.status)}${d.error ? `: ${String(d.error)}` : ''}`,
-    );
+    const said = errorSummary(d);
+    throw malformed(source, operation, `status ${JSON.stringify(d.status)}${said ? `: ${said}` : ''}`);
   }
   if (!d.data || typeof d.data !== 'object') throw malformed(source, operation, 'no data');
   return { resultType: d.data.resultType, result: d.data.result };

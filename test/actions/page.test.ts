@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import nock from 'nock';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ACTION_COMMAND_DEFINITIONS } from '../../src/actions/commands.ts';
 import { executeProposal } from '../../src/actions/execute.ts';
 import {
@@ -14,6 +15,8 @@ import type { ActionDeps } from '../../src/actions/types.ts';
 import { type Config, parseConfig } from '../../src/config/load.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import type { Escalation, Proposal } from '../../src/domain/finding.ts';
+import { createLogger } from '../../src/ops/logger.ts';
+import { PagerDutyEvents } from '../../src/sources/pagerduty.ts';
 import { MemoryStore } from '../../src/store/memory-store.ts';
 import { fakeResult } from '../support/slack.ts';
 
@@ -151,6 +154,46 @@ describe('the page action', () => {
       actor: 'U0BOB',
       result: 'forbidden',
       action: 'page',
+    });
+  });
+
+  describe('when PagerDuty refuses the event with an answer that echoes the request', () => {
+    const PD = 'https://events.pagerduty.test';
+    const ROUTING_KEY = 'R0UTINGKEYSECRET0123456789abcdef';
+    afterEach(() => {
+      nock.cleanAll();
+      nock.enableNetConnect();
+    });
+
+    it('neither the thread text, the audit record nor the log holds the routing key', async () => {
+      nock.disableNetConnect();
+      const scope = nock(PD)
+        .post('/v2/enqueue')
+        .reply(400, {
+          status: 'invalid event',
+          message: `Event object is invalid for routing_key ${ROUTING_KEY}`,
+          errors: [`{"routing_key":"${ROUTING_KEY}","event_action":"trigger"}`],
+          request: { routing_key: ROUTING_KEY, event_action: 'trigger' },
+        });
+      const lines: string[] = [];
+      const log = createLogger({ destination: { write: (s: string) => lines.push(s) } });
+      const pager = new PagerDutyEvents({ eventsUrl: `${PD}/v2/enqueue`, routingKey: ROUTING_KEY });
+      const store = new MemoryStore();
+      const d = { ...deps(c, pager, store), log };
+      const outcome = await executeProposal(base, { userId: 'U0ALICE' }, d, { key: 'k-echo', ...thread });
+      scope.done();
+      expect(outcome.status).toBe('failed');
+      const threadText = outcome.status === 'failed' ? outcome.error.message : '';
+      expect(threadText).toMatch(
+        /^pagerduty: send trigger failed: HTTP 400 invalid event: Event object is invalid/,
+      );
+      expect(threadText).not.toContain(ROUTING_KEY);
+      expect(JSON.stringify(await store.auditLog())).not.toContain(ROUTING_KEY);
+      expect(lines.join('')).toContain('action page by U0ALICE: failed');
+      expect(lines.join('')).not.toContain(ROUTING_KEY);
+      // The logger also catches the key in JSON form when a body is logged as it came.
+      log.warn({ upstream: `answer: ${JSON.stringify({ routing_key: ROUTING_KEY })}` }, 'raw answer');
+      expect(lines.join('')).not.toContain(ROUTING_KEY);
     });
   });
 

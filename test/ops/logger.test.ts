@@ -41,6 +41,46 @@ describe('scrubSecrets', () => {
     expect(scrubSecrets('routing_key: R0UT1NGKEY0123')).toBe('routing_key: ***');
   });
 
+  it('hides secrets written as JSON inside a string, also JSON escaped inside JSON', () => {
+    const json = JSON.stringify({
+      routing_key: 'R0UT1NGKEY0123',
+      token: 'tok-hunter2',
+      password: 'hunter2',
+      authorization: 'Basic aHVudGVyMg==',
+      secret: 12345678,
+      api_key: 'ak-hunter2',
+      'x-api-key': 'xak-hunter2',
+      routingKey: 'R0UT1NGKEY0123',
+      event_action: 'trigger',
+      max_tokens: 5,
+    });
+    const out = scrubSecrets(`PagerDuty answered 400: ${json}`);
+    expect(JSON.parse(out.slice(out.indexOf('{')))).toEqual({
+      routing_key: '***',
+      token: '***',
+      password: '***',
+      authorization: '***',
+      secret: '***',
+      api_key: '***',
+      'x-api-key': '***',
+      routingKey: '***',
+      event_action: 'trigger',
+      max_tokens: 5,
+    });
+    expect(out).not.toMatch(/hunter2|R0UT1NGKEY|12345678/);
+    const nested = scrubSecrets(JSON.stringify({ body: json }));
+    expect(nested).not.toMatch(/hunter2|R0UT1NGKEY|12345678/);
+    expect(nested).toContain('\\"event_action\\":\\"trigger\\"');
+  });
+
+  it('hides form-style routing_key=... and key names that end in a secret word', () => {
+    expect(scrubSecrets('routing_key=R0UT1NGKEY0123&event_action=trigger')).toBe(
+      'routing_key=***&event_action=trigger',
+    );
+    expect(scrubSecrets('sent slack_bot_token=hunter2 ok')).toBe('sent slack_bot_token=*** ok');
+    expect(scrubSecrets(`{'token': 'hunter2'}`)).toBe(`{'token': '***'}`);
+  });
+
   it('leaves ordinary text alone', () => {
     const text = 'P99 1.8 s CRITICAL, driven by /api/search (http://prometheus:9090, postgres://db/aegis)';
     expect(scrubSecrets(text)).toBe(text);

@@ -118,6 +118,23 @@ describe('PagerDutyEvents (Events API v2)', () => {
     scope.done();
   });
 
+  it('summarises a 400 that echoes the request: the routing key is in neither the message nor the error', async () => {
+    const scope = nock(PD)
+      .post('/v2/enqueue')
+      .reply(400, {
+        status: 'invalid event',
+        message: 'Event object is invalid',
+        errors: [`routing_key ${ROUTING_KEY} does not match an integration`],
+        request: { routing_key: ROUTING_KEY, ...trigger },
+      });
+    const e = await failure(events().send(trigger));
+    expect(e.message).toBe(
+      'pagerduty: send trigger failed: HTTP 400 invalid event: Event object is invalid: routing_key *** does not match an integration',
+    );
+    expect(JSON.stringify({ message: e.message, stack: e.stack, cause: e.cause })).not.toContain(ROUTING_KEY);
+    scope.done();
+  });
+
   it('retries a 429 with exponential backoff, then succeeds', async () => {
     const sleeps: number[] = [];
     const scope = nock(PD)

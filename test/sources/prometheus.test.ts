@@ -180,7 +180,7 @@ describe('PrometheusSource', () => {
         .reply(500, { status: 'error', errorType: 'internal', error: 'out of memory' });
       const err = await failure(source().instantQuery('up'));
       expect(err.reason).toBe('http_error');
-      expect(err.message).toContain('HTTP 500: out of memory');
+      expect(err.message).toContain('HTTP 500: internal: out of memory');
     });
 
     it('answers 400 for a bad query: the error says why', async () => {
