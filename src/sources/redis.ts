@@ -7,7 +7,9 @@ import { sourceCall } from './http.ts';
 /**
  * The service's Redis, read-only: INFO, SCAN with a bounded COUNT, TTL of sampled keys, CONFIG GET
  * (when allowed). Speaks RESP over node:net (or node:tls for rediss://) itself: one short connection
- * per operation, a deadline on the whole exchange, never KEYS *. The URL (redis://[user:pass@]host:port/db)
+ * per operation, a deadline on the whole exchange, never KEYS *. Keys are binary (a Redis key is any
+ * bytes): they stay Buffers from SCAN to TTL, and the TTLs of a sample are pipelined, one round trip
+ * per TTL_PIPELINE_BATCH keys. The URL (redis://[user:pass@]host:port/db)
  * comes from the environment variable redis.url_env names.
  */
 
@@ -18,7 +20,11 @@ export interface RedisSourceOptions {
   readonly name?: string;
 }
 
-export type RespValue = string | number | null | RespValue[] | RespError;
+/** Bulk strings are text by default; a connection reads them as Buffers (`bulk: 'buffer'`). */
+export type RespValue = string | number | null | Buffer | RespValue[] | RespError;
+
+/** TTL commands sent in one write before reading their answers. */
+export const TTL_PIPELINE_BATCH = 1000;
 
 export class RespError {
   readonly message: string;
@@ -28,7 +34,11 @@ export class RespError {
 }
 
 /** One reply parsed from `buf` at `offset`, or undefined when the buffer does not hold all of it yet. */
-export function parseReply(buf: Buffer, offset = 0): { value: RespValue; next: number } | undefined {
+export function parseReply(
+  buf: Buffer,
+  offset = 0,
+  bulk: 'string' | 'buffer' = 'string',
+): { value: RespValue; next: number } | undefined {
   if (offset >= buf.length) return undefined;
   const eol = buf.indexOf('\r\n', offset);
   if (eol < 0) return undefined;
@@ -46,7 +56,11 @@ export function parseReply(buf: Buffer, offset = 0): { value: RespValue; next: n
       const len = Number(line);
       if (len < 0) return { value: null, next: after };
       if (buf.length < after + len + 2) return undefined;
-      return { value: buf.toString('utf8', after, after + len), next: after + len + 2 };
+      const value =
+        bulk === 'buffer'
+          ? Buffer.from(buf.subarray(after, after + len))
+          : buf.toString('utf8', after, after + len);
+      return { value, next: after + len + 2 };
     }
     case '*': {
       const n = Number(line);
@@ -54,7 +68,7 @@ export function parseReply(buf: Buffer, offset = 0): { value: RespValue; next: n
       const items: RespValue[] = [];
       let pos = after;
       for (let i = 0; i < n; i++) {
-        const r = parseReply(buf, pos);
+        const r = parseReply(buf, pos, bulk);
         if (!r) return undefined;
         items.push(r.value);
         pos = r.next;
@@ -66,10 +80,33 @@ export function parseReply(buf: Buffer, offset = 0): { value: RespValue; next: n
   }
 }
 
-export function encodeCommand(args: readonly string[]): Buffer {
-  const parts = [`*${args.length}\r\n`];
-  for (const a of args) parts.push(`$${Buffer.byteLength(a)}\r\n${a}\r\n`);
-  return Buffer.from(parts.join(''));
+const CRLF = Buffer.from('\r\n');
+
+export function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const bytes = typeof a === 'string' ? Buffer.from(a) : a;
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+  }
+  return Buffer.concat(parts);
+}
+
+/** A key for the evidence: as text when it is UTF-8, else as redis-cli shows it ("\xff\xfe:a"). */
+export function displayKey(key: Buffer): string {
+  const text = key.toString('utf8');
+  const control = key.some((b) => b < 0x20 || b === 0x7f);
+  if (!control && Buffer.from(text, 'utf8').equals(key)) return text;
+  let out = '';
+  for (const b of key) {
+    if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return `"${out}"`;
+}
+
+function asText(v: RespValue): string | undefined {
+  return Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : undefined;
 }
 
 /** INFO's text as section -> key -> value ("keyspace_hits" -> "123"). Keys are unique across sections. */
@@ -89,14 +126,16 @@ export interface TtlSample {
   readonly sampled: number;
   /** Of those, keys with no expiry (TTL -1). */
   readonly noExpiry: number;
-  /** Up to 5 of the keys with no expiry, for the evidence. */
+  /** Up to 5 of the keys with no expiry, for the evidence (displayKey: non-UTF-8 bytes escaped). */
   readonly examples: readonly string[];
   /** Keys in the database (DBSIZE). */
   readonly dbSize: number;
 }
 
 interface Connection {
-  command(args: readonly string[]): Promise<RespValue>;
+  command(args: readonly (string | Buffer)[]): Promise<RespValue>;
+  /** Sends all the commands in one write, then reads their answers, in order: one round trip. */
+  pipeline(commands: readonly (readonly (string | Buffer)[])[]): Promise<RespValue[]>;
 }
 
 export class RedisSource implements Checkable {
@@ -133,8 +172,8 @@ export class RedisSource implements Checkable {
   /** INFO (all sections) as a flat map. */
   info(signal?: AbortSignal): Promise<Record<string, string>> {
     return this.session('INFO', signal, async (c) => {
-      const reply = await c.command(['INFO']);
-      if (typeof reply !== 'string') throw new Error('INFO did not answer with text');
+      const reply = asText(await c.command(['INFO']));
+      if (reply === undefined) throw new Error('INFO did not answer with text');
       return parseInfo(reply);
     });
   }
@@ -144,35 +183,44 @@ export class RedisSource implements Checkable {
     return this.session(`CONFIG GET ${name}`, signal, async (c) => {
       const reply = await c.command(['CONFIG', 'GET', name]);
       if (reply instanceof RespError || !Array.isArray(reply)) return undefined;
-      const v = reply[1];
-      return typeof v === 'string' ? v : undefined;
+      return reply[1] === undefined ? undefined : asText(reply[1]);
     });
   }
 
-  /** Samples up to `limit` keys with SCAN (COUNT bounded, at most `limit`/10 round trips) and reads each one's TTL. */
+  /**
+   * Samples up to `limit` distinct keys with SCAN (COUNT bounded, at most 10 rounds) and reads their
+   * TTLs pipelined, TTL_PIPELINE_BATCH per round trip. Keys stay bytes throughout.
+   */
   sampleTtls(limit: number, signal?: AbortSignal): Promise<TtlSample> {
     return this.session('sample key TTLs', signal, async (c) => {
       const dbSize = Number(await c.command(['DBSIZE'])) || 0;
-      const keys: string[] = [];
+      const keys = new Map<string, Buffer>(); // by the key's bytes (latin1 is one char per byte)
       let cursor = '0';
       const count = Math.max(10, Math.min(1000, limit));
-      for (let round = 0; round < 10 && keys.length < limit; round++) {
+      for (let round = 0; round < 10 && keys.size < limit; round++) {
         const reply = await c.command(['SCAN', cursor, 'COUNT', String(count)]);
-        if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1]))
+        const next = Array.isArray(reply) ? asText(reply[0] ?? null) : undefined;
+        if (!Array.isArray(reply) || reply.length !== 2 || next === undefined || !Array.isArray(reply[1]))
           throw new Error('SCAN answered in an unexpected shape');
-        cursor = String(reply[0]);
-        for (const k of reply[1]) if (typeof k === 'string' && keys.length < limit) keys.push(k);
+        cursor = next;
+        for (const k of reply[1]) {
+          if (Buffer.isBuffer(k) && keys.size < limit) keys.set(k.toString('latin1'), k);
+        }
         if (cursor === '0') break;
       }
-      const noExpiry: string[] = [];
-      for (const key of new Set(keys)) {
-        const ttl = await c.command(['TTL', key]);
-        if (ttl === -1) noExpiry.push(key);
+      const sampled = [...keys.values()];
+      const noExpiry: Buffer[] = [];
+      for (let i = 0; i < sampled.length; i += TTL_PIPELINE_BATCH) {
+        const batch = sampled.slice(i, i + TTL_PIPELINE_BATCH);
+        const ttls = await c.pipeline(batch.map((key) => ['TTL', key]));
+        ttls.forEach((ttl, j) => {
+          if (ttl === -1) noExpiry.push(batch[j] as Buffer);
+        });
       }
       return {
-        sampled: new Set(keys).size,
+        sampled: sampled.length,
         noExpiry: noExpiry.length,
-        examples: noExpiry.slice(0, 5),
+        examples: noExpiry.slice(0, 5).map(displayKey),
         dbSize,
       };
     });
@@ -247,7 +295,7 @@ export class RedisSource implements Checkable {
         for (;;) {
           let r: ReturnType<typeof parseReply>;
           try {
-            r = parseReply(buffer);
+            r = parseReply(buffer, 0, 'buffer');
           } catch (e) {
             fail('malformed', `not a Redis answer: ${(e as Error).message}`, e);
             return;
@@ -257,11 +305,14 @@ export class RedisSource implements Checkable {
           waiting.shift()?.resolve(r.value);
         }
       });
-      const command = (args: readonly string[]) =>
-        new Promise<RespValue>((res, rej) => {
-          waiting.push({ resolve: res, reject: rej });
-          socket.write(encodeCommand(args));
-        });
+      const send = (commands: readonly (readonly (string | Buffer)[])[]) => {
+        const replies = commands.map(
+          () => new Promise<RespValue>((res, rej) => waiting.push({ resolve: res, reject: rej })),
+        );
+        socket.write(Buffer.concat(commands.map(encodeCommand)));
+        return replies;
+      };
+      const command = (args: readonly (string | Buffer)[]) => send([args])[0] as Promise<RespValue>;
       const checked = async (args: readonly string[], what: string): Promise<RespValue> => {
         const reply = await command(args);
         if (reply instanceof RespError) {
@@ -275,13 +326,17 @@ export class RedisSource implements Checkable {
         const password = decodeURIComponent(url.password);
         if (password) await checked(user ? ['AUTH', user, password] : ['AUTH', password], 'AUTH');
         if (this.db() !== 0) await checked(['SELECT', String(this.db())], 'SELECT');
+        const authChecked = (args: readonly (string | Buffer)[], reply: RespValue): RespValue => {
+          if (reply instanceof RespError && /NOAUTH|NOPERM/i.test(reply.message)) {
+            throw new SourceError(this.name, operation, 'auth', `${String(args[0])}: ${reply.message}`);
+          }
+          return reply;
+        };
         const conn: Connection = {
-          command: async (args) => {
-            const reply = await command(args);
-            if (reply instanceof RespError && /NOAUTH|NOPERM/i.test(reply.message)) {
-              throw new SourceError(this.name, operation, 'auth', `${args[0]}: ${reply.message}`);
-            }
-            return reply;
+          command: async (args) => authChecked(args, await command(args)),
+          pipeline: async (commands) => {
+            const replies = await Promise.all(send(commands));
+            return replies.map((r, i) => authChecked(commands[i] ?? [], r));
           },
         };
         return fn(conn);

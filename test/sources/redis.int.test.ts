@@ -1,6 +1,15 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/domain/errors.ts';
-import { encodeCommand, parseInfo, parseReply, RedisSource, RespError } from '../../src/sources/redis.ts';
+import {
+  displayKey,
+  encodeCommand,
+  parseInfo,
+  parseReply,
+  RedisSource,
+  RespError,
+  TTL_PIPELINE_BATCH,
+} from '../../src/sources/redis.ts';
 import { type RedisServer, startRedis } from '../support/redis.ts';
 import { freePort } from '../support/testbed.ts';
 
@@ -15,6 +24,18 @@ describe('the RESP codec', () => {
     expect(parseReply(buf.subarray(0, buf.length - 3))).toBeUndefined();
     expect(parseReply(Buffer.from(':-1\r\n'))?.value).toBe(-1);
     expect(parseReply(Buffer.from('-ERR no\r\n'))?.value).toEqual(new RespError('ERR no'));
+  });
+
+  it('encodes and reads binary keys as bytes, and shows a non-UTF-8 key as redis-cli does', () => {
+    const key = Buffer.from([0xff, 0xfe, 0x3a, 0x61]);
+    expect(encodeCommand(['TTL', key])).toEqual(
+      Buffer.concat([Buffer.from('*2\r\n$3\r\nTTL\r\n$4\r\n'), key, Buffer.from('\r\n')]),
+    );
+    const reply = Buffer.concat([Buffer.from('*1\r\n$4\r\n'), key, Buffer.from('\r\n')]);
+    expect(parseReply(reply, 0, 'buffer')?.value).toEqual([key]);
+    expect(displayKey(key)).toBe('"\\xff\\xfe:a"');
+    expect(displayKey(Buffer.from('sessión:1'))).toBe('sessión:1');
+    expect(displayKey(Buffer.from('a"b\n'))).toBe('"a\\"b\\x0a"');
   });
 
   it('reads INFO text into a flat map', () => {
@@ -98,5 +119,102 @@ describe('RedisSource against a real redis-server', () => {
     expect(err).toBeInstanceOf(SourceError);
     expect(err).toMatchObject({ source: 'redis', reason: 'unreachable' });
     expect((err as Error).message).toContain(`127.0.0.1:${port}/0`);
+  });
+});
+
+/**
+ * A TCP proxy in front of redis-server that parses the commands going through it and notes, for
+ * each TTL, how many answers had already come back when it was sent: TTLs sent in one round trip
+ * share that number.
+ */
+async function roundTripCounter(targetPort: number) {
+  const ttlAfterAnswers: number[] = [];
+  let answers = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
+    sockets.add(client).add(upstream);
+    let pending = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (let r = parseReply(pending, 0, 'buffer'); r; r = parseReply(pending, 0, 'buffer')) {
+        pending = pending.subarray(r.next);
+        const name = Array.isArray(r.value) ? String(r.value[0]).toUpperCase() : '';
+        if (name === 'TTL') ttlAfterAnswers.push(answers);
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      answers += 1;
+      client.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    ttlCommands: () => ttlAfterAnswers.length,
+    ttlRoundTrips: () => new Set(ttlAfterAnswers).size,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('RedisSource: binary keys and pipelined TTLs, against a real redis-server', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('keeps keys that are not UTF-8 as bytes: each is sampled, its TTL read, and shown escaped', async () => {
+    // Lua strings are bytes: \255\254 is 0xff 0xfe, which is not UTF-8.
+    await redis.command(
+      'EVAL',
+      `redis.call('SET', '\\255\\254:forever', 'x')
+       redis.call('SET', '\\255\\253:forever', 'x')
+       redis.call('SET', '\\255\\252:session', 'x', 'EX', 600)
+       redis.call('SET', 'plain:forever', 'x')`,
+      '0',
+    );
+    const source = new RedisSource({ url: redis.url, timeoutMs: 3000 });
+    const sample = await source.sampleTtls(100);
+    expect(sample.sampled).toBe(4);
+    expect(sample.noExpiry).toBe(3);
+    expect([...sample.examples].sort()).toEqual([
+      '"\\xff\\xfd:forever"',
+      '"\\xff\\xfe:forever"',
+      'plain:forever',
+    ]);
+    await redis.command('FLUSHALL');
+  });
+
+  it('reads the TTLs of a sample in one round trip per batch, not one per key', async () => {
+    const keys = 2 * TTL_PIPELINE_BATCH + 500;
+    await redis.command(
+      'EVAL',
+      `for i = 1, ${keys} do redis.call('SET', 'bulk:' .. i, 'x') end
+       for i = 1, 10 do redis.call('EXPIRE', 'bulk:' .. i, 600) end`,
+      '0',
+    );
+    const proxy = await roundTripCounter(redis.port);
+    try {
+      const source = new RedisSource({ url: `redis://127.0.0.1:${proxy.port}/0`, timeoutMs: 5000 });
+      const sample = await source.sampleTtls(keys);
+      expect(proxy.ttlRoundTrips()).toBe(Math.ceil(keys / TTL_PIPELINE_BATCH));
+      expect(proxy.ttlCommands()).toBe(keys);
+      expect(sample).toMatchObject({ sampled: keys, noExpiry: keys - 10, dbSize: keys });
+    } finally {
+      await proxy.close();
+      await redis.command('FLUSHALL');
+    }
   });
 });
