@@ -51,11 +51,19 @@ export interface PagerDutyOptions {
   readonly timeoutMs?: number;
   /** Requests in all, first included; default 4. */
   readonly attempts?: number;
-  /** Backoff before retry n is baseDelayMs * 2^(n-1), at most maxDelayMs; defaults 500 ms and 8 s. */
+  /**
+   * Backoff before retry n: full jitter, a random wait between 0 and baseDelayMs * 2^(n-1) (at most
+   * maxDelayMs), so that replicas retrying the same outage spread out; defaults 500 ms and 8 s.
+   * A Retry-After header (seconds or an HTTP date) on a 429 or 5xx is waited for instead.
+   */
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
-  /** Tests: a sleep that does not wait. */
+  /** All waits between attempts together stay within this; default 30 s. A longer Retry-After gives up. */
+  readonly retryBudgetMs?: number;
+  /** Tests: a sleep that does not wait, a fixed random in [0, 1), a fixed clock (ms since the epoch). */
   readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  readonly now?: () => number;
 }
 
 const SOURCE = 'pagerduty';
@@ -63,8 +71,18 @@ export const PAGERDUTY_SUMMARY_MAX = 1024;
 
 type Attempt =
   | { readonly kind: 'accepted'; readonly dedupKey: string; readonly message: string }
-  | { readonly kind: 'retry'; readonly why: string }
+  | { readonly kind: 'retry'; readonly why: string; readonly retryAfterMs?: number }
   | { readonly kind: 'fail'; readonly error: SourceError };
+
+/** Retry-After as milliseconds from `now`: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: unknown, now: number): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  const text = String(value).trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
 
 export class PagerDutyEvents {
   private readonly http: AxiosInstance;
@@ -77,13 +95,16 @@ export class PagerDutyEvents {
 
   /**
    * Sends one event. 202 is success; 400 (invalid event) and other 4xx fail at once with PagerDuty's
-   * words; 429, 5xx and network failures are retried with exponential backoff, a bounded number of times.
+   * words, summarised; 429, 5xx and network failures are retried with exponential backoff and full
+   * jitter (or after the answer's Retry-After), a bounded number of times within the retry budget.
    * Throws SourceError (source "pagerduty") when the event was not accepted.
    */
   async send(event: PagerDutyEvent): Promise<PagerDutyAccepted> {
     const operation = `send ${event.event_action}`;
     const attempts = Math.max(1, this.options.attempts ?? 4);
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const random = this.options.random ?? Math.random;
+    const budget = this.options.retryBudgetMs ?? 30_000;
     const body = {
       routing_key: this.options.routingKey,
       ...event,
@@ -92,18 +113,39 @@ export class PagerDutyEvents {
         : {}),
     };
     return sourceCall(SOURCE, operation, async () => {
-      let last = '';
+      let last: Extract<Attempt, { kind: 'retry' }> | undefined;
+      let waited = 0;
       for (let n = 1; n <= attempts; n += 1) {
-        if (n > 1) {
-          const base = this.options.baseDelayMs ?? 500;
-          await sleep(Math.min(base * 2 ** (n - 2), this.options.maxDelayMs ?? 8000));
+        if (last) {
+          const ceiling = Math.min(
+            (this.options.baseDelayMs ?? 500) * 2 ** (n - 2),
+            this.options.maxDelayMs ?? 8000,
+          );
+          const delay = last.retryAfterMs ?? Math.floor(random() * ceiling);
+          if (waited + delay > budget) {
+            const asked =
+              last.retryAfterMs !== undefined ? ` asked to retry after ${Math.ceil(delay / 1000)} s,` : '';
+            throw new SourceError(
+              SOURCE,
+              operation,
+              'unreachable',
+              `${last.why};${asked} beyond the ${budget / 1000} s retry budget: gave up after ${n - 1} attempt${n - 1 === 1 ? '' : 's'}`,
+            );
+          }
+          waited += delay;
+          await sleep(delay);
         }
         const a = await this.attempt(body, operation, event.dedup_key);
         if (a.kind === 'accepted') return { dedupKey: a.dedupKey, message: a.message, attempts: n };
         if (a.kind === 'fail') throw a.error;
-        last = a.why;
+        last = a;
       }
-      throw new SourceError(SOURCE, operation, 'unreachable', `${last}; gave up after ${attempts} attempts`);
+      throw new SourceError(
+        SOURCE,
+        operation,
+        'unreachable',
+        `${last?.why ?? 'no answer'}; gave up after ${attempts} attempts`,
+      );
     });
   }
 
@@ -111,6 +153,7 @@ export class PagerDutyEvents {
     const timeoutMs = this.options.timeoutMs ?? 10_000;
     let status: number;
     let data: unknown;
+    let retryAfter: unknown;
     try {
       const res = await this.http.post(this.options.eventsUrl, body, {
         timeout: timeoutMs,
@@ -119,6 +162,7 @@ export class PagerDutyEvents {
       });
       status = res.status;
       data = res.data;
+      retryAfter = res.headers['retry-after'];
     } catch (e) {
       return { kind: 'retry', why: networkWhy(e, timeoutMs) };
     }
@@ -134,8 +178,14 @@ export class PagerDutyEvents {
         message: typeof answer.message === 'string' ? answer.message : 'Event processed',
       };
     }
-    if (status === 429) return { kind: 'retry', why: 'HTTP 429: rate limited' };
-    if (status >= 500) return { kind: 'retry', why: `HTTP ${status}` };
+    if (status === 429 || status >= 500) {
+      const after = retryAfterMs(retryAfter, (this.options.now ?? Date.now)());
+      return {
+        kind: 'retry',
+        why: status === 429 ? 'HTTP 429: rate limited' : `HTTP ${status}`,
+        ...(after !== undefined ? { retryAfterMs: after } : {}),
+      };
+    }
     // PagerDuty's status, message and errors, summarised: an answer may echo the request, routing key and all.
     const words = errorSummary(data, [this.options.routingKey]);
     return {

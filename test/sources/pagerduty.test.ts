@@ -2,12 +2,18 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/domain/errors.ts';
 import { observeSourceCalls } from '../../src/sources/http.ts';
-import { PagerDutyEvents } from '../../src/sources/pagerduty.ts';
+import { PagerDutyEvents, type PagerDutyOptions, retryAfterMs } from '../../src/sources/pagerduty.ts';
 
 const PD = 'https://events.pagerduty.test';
 const ROUTING_KEY = 'R0UTINGKEYSECRET0123456789abcdef';
 
-function events(sleeps: number[] = [], attempts = 4) {
+/** Random numbers handed out in turn (the jitter), the last repeated. */
+function randoms(...values: number[]): () => number {
+  let i = 0;
+  return () => values[Math.min(i++, values.length - 1)] as number;
+}
+
+function events(sleeps: number[] = [], attempts = 4, extra: Partial<PagerDutyOptions> = {}) {
   return new PagerDutyEvents({
     eventsUrl: `${PD}/v2/enqueue`,
     routingKey: ROUTING_KEY,
@@ -18,6 +24,8 @@ function events(sleeps: number[] = [], attempts = 4) {
     sleep: async (ms) => {
       sleeps.push(ms);
     },
+    random: randoms(0.5),
+    ...extra,
   });
 }
 
@@ -135,7 +143,7 @@ describe('PagerDutyEvents (Events API v2)', () => {
     scope.done();
   });
 
-  it('retries a 429 with exponential backoff, then succeeds', async () => {
+  it('retries a 429 with exponential backoff and full jitter, then succeeds', async () => {
     const sleeps: number[] = [];
     const scope = nock(PD)
       .post('/v2/enqueue')
@@ -146,19 +154,80 @@ describe('PagerDutyEvents (Events API v2)', () => {
       })
       .post('/v2/enqueue')
       .reply(202, { status: 'success', message: 'Event processed', dedup_key: trigger.dedup_key });
-    const accepted = await events(sleeps).send(trigger);
+    const accepted = await events(sleeps, 4, { random: randoms(0.5, 0.25) }).send(trigger);
     expect(accepted.attempts).toBe(3);
-    expect(sleeps).toEqual([100, 200]);
+    // a random share of the exponential ceiling: 0.5 of 100 ms, then 0.25 of 200 ms
+    expect(sleeps).toEqual([50, 50]);
     scope.done();
   });
 
   it('gives up after a bounded number of attempts, the backoff capped', async () => {
     const sleeps: number[] = [];
     const scope = nock(PD).post('/v2/enqueue').times(4).reply(503, 'upstream unavailable');
-    const e = await failure(events(sleeps, 4).send(trigger));
+    const e = await failure(events(sleeps, 4, { random: randoms(0.999) }).send(trigger));
     expect(e.message).toBe('pagerduty: send trigger failed: HTTP 503; gave up after 4 attempts');
-    expect(sleeps).toEqual([100, 200, 250]);
+    // ceilings 100, 200, then 400 capped at 250
+    expect(sleeps).toEqual([99, 199, 249]);
     scope.done();
+  });
+
+  it('waits what a 429 Retry-After in seconds asks instead of the backoff', async () => {
+    const sleeps: number[] = [];
+    const scope = nock(PD)
+      .post('/v2/enqueue')
+      .reply(429, { status: 'throttle event' }, { 'Retry-After': '3' })
+      .post('/v2/enqueue')
+      .reply(202, { status: 'success', message: 'Event processed', dedup_key: trigger.dedup_key });
+    const accepted = await events(sleeps).send(trigger);
+    expect(accepted.attempts).toBe(2);
+    expect(sleeps).toEqual([3000]);
+    scope.done();
+  });
+
+  it('waits until a 503 Retry-After HTTP date', async () => {
+    const sleeps: number[] = [];
+    const now = Date.parse('Wed, 02 Dec 2026 15:00:00 GMT');
+    const scope = nock(PD)
+      .post('/v2/enqueue')
+      .reply(503, 'maintenance', { 'Retry-After': 'Wed, 02 Dec 2026 15:00:07 GMT' })
+      .post('/v2/enqueue')
+      .reply(202, { status: 'success', message: 'Event processed', dedup_key: trigger.dedup_key });
+    const accepted = await events(sleeps, 4, { now: () => now }).send(trigger);
+    expect(accepted.attempts).toBe(2);
+    expect(sleeps).toEqual([7000]);
+    scope.done();
+  });
+
+  it('gives up at once when Retry-After is beyond the retry budget, saying so', async () => {
+    const sleeps: number[] = [];
+    const scope = nock(PD)
+      .post('/v2/enqueue')
+      .reply(429, { status: 'throttle event' }, { 'Retry-After': '120' });
+    const e = await failure(events(sleeps, 4, { retryBudgetMs: 30_000 }).send(trigger));
+    expect(e.message).toBe(
+      'pagerduty: send trigger failed: HTTP 429: rate limited; asked to retry after 120 s, beyond the 30 s retry budget: gave up after 1 attempt',
+    );
+    expect(sleeps).toEqual([]);
+    scope.done();
+  });
+
+  it('keeps all the waits together within the retry budget', async () => {
+    const sleeps: number[] = [];
+    const scope = nock(PD).post('/v2/enqueue').times(2).reply(503, 'busy', { 'Retry-After': '2' });
+    const e = await failure(events(sleeps, 4, { retryBudgetMs: 3000 }).send(trigger));
+    expect(sleeps).toEqual([2000]);
+    expect(e.message).toMatch(/beyond the 3 s retry budget: gave up after 2 attempts$/);
+    scope.done();
+  });
+
+  it('reads Retry-After as seconds or an HTTP date, and ignores anything else', () => {
+    const now = Date.parse('2026-12-02T15:00:00Z');
+    expect(retryAfterMs('5', now)).toBe(5000);
+    expect(retryAfterMs(['2'], now)).toBe(2000);
+    expect(retryAfterMs('Wed, 02 Dec 2026 15:01:00 GMT', now)).toBe(60_000);
+    expect(retryAfterMs('Wed, 02 Dec 2026 14:00:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs(undefined, now)).toBeUndefined();
   });
 
   it('reports a network failure plainly after retrying, and never leaks the routing key', async () => {
