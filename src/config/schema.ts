@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { RUNBOOK_ESCALATION_RULES } from '../domain/escalation.ts';
 import { BASELINE_METRICS, type BaselineMetric, RUNBOOK_BASELINES } from '../domain/thresholds.ts';
+import { isLabelName, isMetricName } from '../lib/prometheus-names.ts';
 import { parseMemoryBytes } from '../lib/quantity.ts';
 
 /** "5m", "30s": kept as milliseconds after parsing. */
@@ -23,8 +24,18 @@ const k8sName = z
     /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
     'a Kubernetes name (lower-case letters, digits, "-" and ".")',
   );
-const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a Prometheus metric name');
-const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Prometheus label name');
+const metricName = z
+  .string()
+  .refine(
+    isMetricName,
+    'expected a Prometheus metric name (http_requests_total, or dotted as http.server.request.duration)',
+  );
+const labelName = z
+  .string()
+  .refine(
+    isLabelName,
+    'expected a Prometheus label name (path, or dotted as http.route; not starting with __)',
+  );
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name in upper case');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' });
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');

@@ -1,27 +1,32 @@
 import type { ServiceConfig } from '../config/schema.ts';
 import { AppError } from '../domain/errors.ts';
 import { formatDuration } from '../lib/format.ts';
+import { isLabelName, isLegacyLabelName, isLegacyMetricName, isMetricName } from '../lib/prometheus-names.ts';
 
 /**
  * Pure builders of the runbook's PromQL (Step 1 and the Monitoring Queries). Nothing from config or
  * from a user reaches a query unchecked: metric and label names must match Prometheus' name
- * grammar, label values are written as double-quoted PromQL strings with backslash, double quote
- * and line breaks escaped, and durations are formatted from milliseconds.
+ * grammar (lib/prometheus-names.ts; a Prometheus 3 UTF-8 name is written quoted), label values are
+ * written as double-quoted PromQL strings with backslash, double quote and line breaks escaped, and
+ * durations are formatted from milliseconds.
  */
 
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
+/** Checks a metric name and returns it as it is (series() writes it into a query). */
 export function metricName(name: string): string {
-  if (!METRIC_NAME.test(name)) throw new AppError('config', `"${name}" is not a Prometheus metric name`);
+  if (!isMetricName(name)) throw new AppError('config', `"${name}" is not a Prometheus metric name`);
   return name;
 }
 
-export function labelName(name: string): string {
-  if (!LABEL_NAME.test(name) || name.startsWith('__')) {
-    throw new AppError('config', `"${name}" is not a Prometheus label name`);
-  }
+/** Checks a label name and returns it as it is (as results name it); labelName() writes it into a query. */
+function checkedLabel(name: string): string {
+  labelName(name);
   return name;
+}
+
+/** A label name as PromQL writes it: bare (`path`), or quoted when only UTF-8 syntax allows it (`"http.route"`). */
+export function labelName(name: string): string {
+  if (!isLabelName(name)) throw new AppError('config', `"${name}" is not a Prometheus label name`);
+  return isLegacyLabelName(name) ? name : quoteLabelValue(name);
 }
 
 /** A PromQL double-quoted string literal holding exactly `value`. */
@@ -40,17 +45,30 @@ export function quoteLabelValue(value: string): string {
 
 export type Matcher = { readonly op: '=' | '!=' | '=~' | '!~'; readonly value: string };
 
+function matchers(labels: Readonly<Record<string, string | Matcher>>): string[] {
+  return Object.entries(labels).map(([name, v]) => {
+    const m: Matcher = typeof v === 'string' ? { op: '=', value: v } : v;
+    return `${labelName(name)}${m.op}${quoteLabelValue(m.value)}`;
+  });
+}
+
 /**
  * `{a="x",b=~"5.."}` from plain equalities and explicit matchers; names checked, values escaped.
  * Empty (no braces) when there is nothing to match.
  */
 export function selector(labels: Readonly<Record<string, string | Matcher>>): string {
-  if (Object.keys(labels).length === 0) return '';
-  const parts = Object.entries(labels).map(([name, v]) => {
-    const m: Matcher = typeof v === 'string' ? { op: '=', value: v } : v;
-    return `${labelName(name)}${m.op}${quoteLabelValue(m.value)}`;
-  });
-  return `{${parts.join(',')}}`;
+  const parts = matchers(labels);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+/**
+ * A vector selector: `name{a="x"}`, or for a name only Prometheus 3's UTF-8 syntax can write,
+ * the name quoted inside the braces: `{"http.server.request.duration_bucket",a="x"}`.
+ */
+export function series(name: string, labels: Readonly<Record<string, string | Matcher>> = {}): string {
+  metricName(name);
+  if (isLegacyMetricName(name)) return `${name}${selector(labels)}`;
+  return `{${[quoteLabelValue(name), ...matchers(labels)].join(',')}}`;
 }
 
 /** A range duration `[5m]`, from milliseconds. */
@@ -118,8 +136,8 @@ export function targetFor(service: ServiceConfig): PromqlTarget {
   const target: PromqlTarget = {
     requestDuration: metricName(m?.request_duration ?? 'aegis_http_request_duration_seconds'),
     requestsTotal: metricName(m?.requests_total ?? 'aegis_http_requests_total'),
-    pathLabel: labelName(m?.path_label ?? 'path'),
-    statusLabel: labelName(m?.status_label ?? 'status'),
+    pathLabel: checkedLabel(m?.path_label ?? 'path'),
+    statusLabel: checkedLabel(m?.status_label ?? 'status'),
     selector: sel,
     containerSelector: { ...(m?.container_selector ?? sel), namespace: service.namespace, container },
     podLabel: 'pod',
@@ -132,7 +150,7 @@ export function targetFor(service: ServiceConfig): PromqlTarget {
 }
 
 function bucketRate(t: PromqlTarget, windowMs: number): string {
-  return `rate(${metricName(`${t.requestDuration}_bucket`)}${selector(t.selector)}${range(windowMs)})`;
+  return `rate(${series(`${t.requestDuration}_bucket`, t.selector)}${range(windowMs)})`;
 }
 
 /** Overall latency quantile (seconds): histogram_quantile over the rate of the buckets summed by le. */
@@ -153,12 +171,12 @@ export function topEndpointsByP99(t: PromqlTarget, windowMs: number, k = 10): st
 
 /** Request rate by endpoint (requests per second). */
 export function requestRateByPath(t: PromqlTarget, windowMs: number): string {
-  return `sum by (${labelName(t.pathLabel)}) (rate(${metricName(t.requestsTotal)}${selector(t.selector)}${range(windowMs)}))`;
+  return `sum by (${labelName(t.pathLabel)}) (rate(${series(t.requestsTotal, t.selector)}${range(windowMs)}))`;
 }
 
 /** Total request rate (requests per second). */
 export function requestRate(t: PromqlTarget, windowMs: number): string {
-  return `sum(rate(${metricName(t.requestsTotal)}${selector(t.selector)}${range(windowMs)}))`;
+  return `sum(rate(${series(t.requestsTotal, t.selector)}${range(windowMs)}))`;
 }
 
 /**
@@ -166,9 +184,9 @@ export function requestRate(t: PromqlTarget, windowMs: number): string {
  * empty); with no requests at all the answer is empty or NaN, which the caller reports as "no traffic".
  */
 export function errorRatio(t: PromqlTarget, windowMs: number): string {
-  const errors = selector({ ...t.selector, [t.statusLabel]: { op: '=~', value: '5..' } });
-  const total = metricName(t.requestsTotal);
-  return `(sum(rate(${total}${errors}${range(windowMs)})) or vector(0)) / sum(rate(${total}${selector(t.selector)}${range(windowMs)}))`;
+  const errors = series(t.requestsTotal, { ...t.selector, [t.statusLabel]: { op: '=~', value: '5..' } });
+  const total = series(t.requestsTotal, t.selector);
+  return `(sum(rate(${errors}${range(windowMs)})) or vector(0)) / sum(rate(${total}${range(windowMs)}))`;
 }
 
 function byPod(t: PromqlTarget, inner: string): string {
@@ -177,12 +195,12 @@ function byPod(t: PromqlTarget, inner: string): string {
 
 /** CPU used per pod, in cores. */
 export function cpuCoresByPod(t: PromqlTarget, windowMs: number): string {
-  return byPod(t, `rate(${t.cadvisor.cpuUsage}${selector(t.containerSelector)}${range(windowMs)})`);
+  return byPod(t, `rate(${series(t.cadvisor.cpuUsage, t.containerSelector)}${range(windowMs)})`);
 }
 
 /** CPU limit per pod, in cores (quota / period); pods without a limit are absent. */
 export function cpuLimitCoresByPod(t: PromqlTarget): string {
-  return `${byPod(t, `${t.cadvisor.cpuQuota}${selector(t.containerSelector)}`)} / ${CFS_PERIOD_MICROS} > 0`;
+  return `${byPod(t, series(t.cadvisor.cpuQuota, t.containerSelector))} / ${CFS_PERIOD_MICROS} > 0`;
 }
 
 /** The runbook's CPU usage query per pod, as a ratio of the limit (0..1). */
@@ -192,12 +210,12 @@ export function cpuRatioByPod(t: PromqlTarget, windowMs: number): string {
 
 /** Memory in use per pod, bytes. */
 export function memoryBytesByPod(t: PromqlTarget): string {
-  return byPod(t, `${t.cadvisor.memoryUsage}${selector(t.containerSelector)}`);
+  return byPod(t, series(t.cadvisor.memoryUsage, t.containerSelector));
 }
 
 /** Memory limit per pod, bytes; pods without a limit are absent. */
 export function memoryLimitBytesByPod(t: PromqlTarget): string {
-  return `${byPod(t, `${t.cadvisor.memoryLimit}${selector(t.containerSelector)}`)} > 0`;
+  return `${byPod(t, series(t.cadvisor.memoryLimit, t.containerSelector))} > 0`;
 }
 
 /** The runbook's memory usage query per pod, as a ratio of the limit (0..1). */
@@ -207,11 +225,9 @@ export function memoryRatioByPod(t: PromqlTarget): string {
 
 /** CPU throttling per pod: the share of CFS periods that were throttled (0..1). */
 export function throttledRatioByPod(t: PromqlTarget, windowMs: number): string {
-  const sel = selector(t.containerSelector);
-  return `${byPod(t, `rate(${t.cadvisor.cfsThrottled}${sel}${range(windowMs)})`)} / (${byPod(
-    t,
-    `rate(${t.cadvisor.cfsPeriods}${sel}${range(windowMs)})`,
-  )} > 0)`;
+  const throttled = series(t.cadvisor.cfsThrottled, t.containerSelector);
+  const periods = series(t.cadvisor.cfsPeriods, t.containerSelector);
+  return `${byPod(t, `rate(${throttled}${range(windowMs)})`)} / (${byPod(t, `rate(${periods}${range(windowMs)})`)} > 0)`;
 }
 
 /** The hottest pod's value of a per-pod expression (for escalation rules). */

@@ -137,6 +137,26 @@ describe('an invalid configuration is refused with messages naming the key and w
     ]);
   });
 
+  it('takes Prometheus 3 UTF-8 metric and label names, and refuses names that are neither form', () => {
+    const metrics = (m: string) =>
+      `${MINIMAL}    prometheus:\n      url: http://p:9090\n      metrics:\n${m}`;
+    const c = parseConfig(
+      metrics('        request_duration: http.server.request.duration\n        path_label: http.route\n'),
+      'aegis.yml',
+      {},
+    );
+    expect(c.services[0]?.prometheus?.metrics).toMatchObject({
+      request_duration: 'http.server.request.duration',
+      path_label: 'http.route',
+    });
+    expect(problemsOf(metrics('        requests_total: "up or vector(1)"\n'))).toEqual([
+      'services[0].prometheus.metrics.requests_total: expected a Prometheus metric name (http_requests_total, or dotted as http.server.request.duration), got "up or vector(1)"',
+    ]);
+    expect(problemsOf(metrics('        path_label: __name__\n'))).toEqual([
+      'services[0].prometheus.metrics.path_label: expected a Prometheus label name (path, or dotted as http.route; not starting with __), got "__name__"',
+    ]);
+  });
+
   it('when two services are default, both are named', () => {
     const text = `services:
   - { name: aegis-api, deployment: aegis-api, default: true }

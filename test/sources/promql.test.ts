@@ -94,6 +94,53 @@ describe('PromQL builders', () => {
     );
   });
 
+  it('take Prometheus 3 UTF-8 names from config and write them quoted; legacy names stay bare', () => {
+    const s = service(
+      [
+        '  - name: checkout',
+        '    deployment: checkout',
+        '    prometheus:',
+        '      url: "http://prometheus:9090"',
+        '      metrics:',
+        '        request_duration: http.server.request.duration',
+        '        requests_total: http.server.requests',
+        '        path_label: http.route',
+        '        status_label: http.response.status_code',
+        '        selector: { service.name: "checkout", job: "otel" }',
+        '',
+      ].join('\n'),
+    );
+    const t = promql.targetFor(s);
+    expect(t.pathLabel).toBe('http.route');
+    expect(promql.latencyQuantile(t, 0.99, 300_000)).toBe(
+      'histogram_quantile(0.99, sum by (le) (rate({"http.server.request.duration_bucket","service.name"="checkout",job="otel"}[5m])))',
+    );
+    expect(promql.topEndpointsByP99(t, 300_000)).toBe(
+      'topk(10, histogram_quantile(0.99, sum by (le, "http.route") (rate({"http.server.request.duration_bucket","service.name"="checkout",job="otel"}[5m]))))',
+    );
+    expect(promql.errorRatio(t, 60_000)).toBe(
+      '(sum(rate({"http.server.requests","service.name"="checkout",job="otel","http.response.status_code"=~"5.."}[1m])) or vector(0)) / sum(rate({"http.server.requests","service.name"="checkout",job="otel"}[1m]))',
+    );
+    expect(promql.requestRateByPath(t, 60_000)).toBe(
+      'sum by ("http.route") (rate({"http.server.requests","service.name"="checkout",job="otel"}[1m]))',
+    );
+    // cAdvisor's names are legacy: bare, with the UTF-8 selector label quoted
+    expect(promql.memoryBytesByPod(t)).toBe(
+      'sum by (pod) (container_memory_usage_bytes{"service.name"="checkout",job="otel",namespace="aegis",container="checkout"})',
+    );
+  });
+
+  it('write a series selector bare or in the UTF-8 form, the name a string literal that cannot break out', () => {
+    expect(promql.series('up', { job: 'x' })).toBe('up{job="x"}');
+    expect(promql.series('up')).toBe('up');
+    expect(promql.series('http.server.request.duration_bucket', { le: '0.5' })).toBe(
+      '{"http.server.request.duration_bucket",le="0.5"}',
+    );
+    expect(promql.series('http.server.active_requests')).toBe('{"http.server.active_requests"}');
+    expect(promql.labelName('http.route')).toBe('"http.route"');
+    expect(promql.labelName('path')).toBe('path');
+  });
+
   it('select container series by container_selector when the service selector names a label cAdvisor lacks', () => {
     const s = service(
       [
@@ -166,6 +213,10 @@ describe('PromQL builders', () => {
       expect(() => promql.selector({ __name__: 'x' })).toThrow(AppError);
       expect(() => promql.metricName('up or vector(1)')).toThrow(/not a Prometheus metric name/);
       expect(() => promql.metricName('9lives')).toThrow(AppError);
+      expect(() => promql.metricName('http.server.request.duration"} or vector(1)')).toThrow(AppError);
+      expect(() => promql.series('a b')).toThrow(/not a Prometheus metric name/);
+      expect(() => promql.labelName('http.route"=~".*')).toThrow(/not a Prometheus label name/);
+      expect(() => promql.labelName('__meta.x')).toThrow(AppError);
       expect(promql.metricName('namespace:http_requests:rate5m')).toBe('namespace:http_requests:rate5m');
     });
 
