@@ -54,6 +54,9 @@ describe('errorSummary: what an upstream error answer said, summarised, never co
     expect(long).toHaveLength(160);
     expect(long.endsWith('…')).toBe(true);
     expect(errorSummary('<html><body>password=hunter2</body></html>')).toBe('');
+    expect(errorSummary('"silence invalid: start time must be before end time"\n')).toBe(
+      'silence invalid: start time must be before end time',
+    );
     expect(errorSummary(undefined)).toBe('');
     expect(errorSummary([1, 2])).toBe('');
   });
