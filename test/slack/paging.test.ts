@@ -120,6 +120,8 @@ async function startBot(o: { autoPage?: boolean; ruleAutoPage?: boolean } = {}):
       sleep: async (ms) => {
         sleeps.push(ms);
       },
+      // the jitter: half of each backoff ceiling
+      random: () => 0.5,
     }),
   });
   const started = await startTestBot(emulator, {
@@ -334,7 +336,7 @@ describe('paging on-call from the incident thread', () => {
     expect(bodies[1]?.dedup_key).toBe(bodies[0]?.dedup_key);
   });
 
-  it('a 429 is retried with backoff and the page goes out', async () => {
+  it('a 429 is retried with jittered backoff and the page goes out', async () => {
     bot = await startBot();
     const root = await report(bot);
     const scope = pagerduty(429, 2, {
@@ -345,7 +347,7 @@ describe('paging on-call from the incident thread', () => {
     await click(bot, root, /Page on-call now/);
     scope.done();
     expect(bodies).toHaveLength(3);
-    expect(sleeps).toEqual([100, 200]);
+    expect(sleeps).toEqual([50, 100]);
     expect(visibleText(last(root))).toContain('Paged on-call');
   });
 
