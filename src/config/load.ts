@@ -14,6 +14,8 @@ export interface Secrets {
   readonly pagerdutyRoutingKey?: string;
   readonly storeDatabaseUrl?: string;
   readonly redisUrl?: string;
+  /** alerts.auth: the bearer token, or the basic-auth password, Alertmanager sends. */
+  readonly alertsWebhookSecret?: string;
   /** Database URLs by environment variable name, as the services' url_env / action_url_env name them. */
   readonly databaseUrls: Readonly<Record<string, string>>;
 }
@@ -105,6 +107,14 @@ function resolve(c: ParsedConfig, file: string, env: NodeJS.ProcessEnv): Config 
       }
     }
   }
+  const alertsSecretEnv = c.alerts?.auth.bearer_token_env ?? c.alerts?.auth.basic?.password_env;
+  const alertsSecret = alertsSecretEnv ? env[alertsSecretEnv] || undefined : undefined;
+  if (alertsSecretEnv && !alertsSecret) {
+    const key = c.alerts?.auth.bearer_token_env ? 'alerts.auth.bearer_token_env' : 'alerts.auth.basic.password_env';
+    problems.push(
+      `${key}: environment variable ${alertsSecretEnv} is not set (Alertmanager's webhook would be refused)`,
+    );
+  }
   if (c.slack.mode === 'socket' && env.SLACK_BOT_TOKEN && !env.SLACK_APP_TOKEN) {
     problems.push('slack.mode: socket needs the app-level token in SLACK_APP_TOKEN');
   }
@@ -128,6 +138,7 @@ function resolve(c: ParsedConfig, file: string, env: NodeJS.ProcessEnv): Config 
       pagerdutyRoutingKey: env[c.paging.routing_key_env] || undefined,
       storeDatabaseUrl: storeUrl,
       redisUrl: c.redis ? env[c.redis.url_env] || undefined : undefined,
+      ...(alertsSecret ? { alertsWebhookSecret: alertsSecret } : {}),
       databaseUrls,
     },
     source: file,

@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { RUNBOOK_ESCALATION_RULES } from '../domain/escalation.ts';
@@ -177,6 +178,7 @@ const ACTIONS = [
   'terminate_session',
   'vacuum_analyze',
   'page',
+  'silence',
 ] as const;
 const permissionSchema = z.strictObject({
   users: z.array(slackUserId).default([]),
@@ -185,6 +187,76 @@ const permissionSchema = z.strictObject({
   second_approver: z.boolean().default(false),
 });
 
+const slackChannelId = z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel ID such as C012ABCDEF');
+
+/** A label value pattern as Alertmanager reads it: RE2, anchored at both ends. */
+const labelPattern = z
+  .string()
+  .max(1024)
+  .superRefine((p, ctx) => {
+    try {
+      RE2JS.compile(`^(?:${p})$`);
+    } catch (e) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a regular expression in RE2 syntax: ${e instanceof Error ? e.message : String(e)}`,
+      });
+    }
+  });
+/** A runbook step as typed after /aegis, e.g. "latency" or "cpu 10": checked against the steps at start. */
+const stepText = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*( [^\s]+){0,5}$/, 'a runbook step as typed after /aegis, such as "latency" or "cpu 10"');
+
+const alertRouteSchema = z.strictObject({
+  /** Every listed label equals the value. */
+  match: z.record(labelName, z.string().max(1024)).default({}),
+  /** Every listed label matches the pattern (RE2, anchored, as in Alertmanager). */
+  match_re: z.record(labelName, labelPattern).default({}),
+  /** The configured service the alert is about; default: the `service` label, else the default service. */
+  service: k8sName.optional(),
+  /** The steps run in the incident thread when the group first fires, in order. */
+  steps: z.array(stepText).min(1).max(5).optional(),
+  /** PromQL the resolved update reads (before, at worst, now); default: the alert's own expression. */
+  metric: z.string().min(1).max(2000).optional(),
+});
+
+const alertsSchema = z
+  .strictObject({
+    /** Where incident threads start; default slack.incident_channel. */
+    channel: slackChannelId.optional(),
+    /** How Alertmanager authenticates (webhook_configs.http_config): a bearer token or basic auth. */
+    auth: z
+      .strictObject({
+        bearer_token_env: envName.optional(),
+        basic: z.strictObject({ username: z.string().min(1).max(200), password_env: envName }).optional(),
+      })
+      .refine((a) => (a.bearer_token_env ? 1 : 0) + (a.basic ? 1 : 0) === 1, {
+        message: 'expected exactly one of bearer_token_env or basic',
+      }),
+    /** Largest notification accepted, in bytes (413 beyond). */
+    body_limit: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 2 ** 20)
+      .default(2 ** 20),
+    /** First match wins; no match: the `service` label (or the default service) and default_steps. */
+    routes: z.array(alertRouteSchema).default([]),
+    default_steps: z.array(stepText).min(1).max(5).default(['latency']),
+  })
+  .optional();
+
+const alertmanagerSchema = z
+  .strictObject({
+    /** Alertmanager's base URL, e.g. http://alertmanager.monitoring:9093: silences go to its API v2. */
+    url: httpUrl,
+    timeout: duration.default(5000),
+    /** The choices of the root message's "Silence" button; the first is the button itself. */
+    silence_durations: z.array(duration).min(1).max(5).default([3_600_000, 4 * 3_600_000, 24 * 3_600_000]),
+  })
+  .optional();
+
 export const configSchema = z
   .strictObject({
     slack: z
@@ -192,10 +264,7 @@ export const configSchema = z
         mode: z.enum(['http', 'socket']).default('http'),
         port: z.number().int().min(1).max(65535).default(3000),
         host: z.string().default('0.0.0.0'),
-        incident_channel: z
-          .string()
-          .regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel ID such as C012ABCDEF')
-          .optional(),
+        incident_channel: slackChannelId.optional(),
         oncall_usergroup: slackGroupId.optional(),
         /** Used by the emulated Web API of the local console and tests. */
         api_url: httpUrl.optional(),
@@ -256,6 +325,8 @@ export const configSchema = z
       })
       .prefault({}),
     authorization: z.partialRecord(z.enum(ACTIONS), permissionSchema).default({}),
+    alerts: alertsSchema,
+    alertmanager: alertmanagerSchema,
   })
   .superRefine((c, ctx) => {
     if (c.authorization.page?.second_approver) {
@@ -266,6 +337,22 @@ export const configSchema = z
         message: 'paging never waits for a second approver: set it to false (or leave it out)',
       });
     }
+    if (c.alerts && !c.alerts.channel && !c.slack.incident_channel) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerts', 'channel'],
+        message: 'incident threads from alerts need a channel: set alerts.channel or slack.incident_channel',
+      });
+    }
+    c.alerts?.routes.forEach((r, i) => {
+      if (r.service && !c.services.some((s) => s.name === r.service)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'routes', i, 'service'],
+          message: `unknown service "${r.service}": the services are ${c.services.map((s) => s.name).join(', ')}`,
+        });
+      }
+    });
     const defaults = c.services.filter((s) => s.default);
     if (defaults.length > 1 || (c.services.length > 1 && defaults.length === 0)) {
       const found = defaults.length
@@ -304,3 +391,5 @@ export type RawConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type ServiceConfig = ParsedConfig['services'][number];
 export type ActionName = (typeof ACTIONS)[number];
+export type AlertsConfig = NonNullable<ParsedConfig['alerts']>;
+export type AlertRouteConfig = AlertsConfig['routes'][number];

@@ -47,7 +47,8 @@ export type ActionKind =
   | 'cancel_query'
   | 'terminate_session'
   | 'vacuum_analyze'
-  | 'page';
+  | 'page'
+  | 'silence';
 
 export type ParamValue = string | number | boolean;
 

@@ -1,5 +1,10 @@
 import type { CheckResult } from '../domain/ports.ts';
 import {
+  type AlertIncident,
+  type AlertIncidentClaim,
+  type AlertIncidentUpdate,
+  type AlertNotificationEntry,
+  type AlertNotificationRecord,
   type ApprovalDecision,
   type ApprovalRequest,
   type AuditEntry,
@@ -39,6 +44,8 @@ export class MemoryStore implements Store {
   private readonly approvals = new Map<string, PendingApproval>();
   private readonly reminders = new Map<string, { reminder: Reminder; takenBy?: string }>();
   private readonly threads = new Map<string, IncidentThread>();
+  private readonly notifications = new Map<string, AlertNotificationRecord & { claimedAt?: Date }>();
+  private readonly incidents = new Map<string, AlertIncident>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.staleClaimMs = options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS;
@@ -156,6 +163,100 @@ export class MemoryStore implements Store {
     return t ? { ...t } : undefined;
   }
 
+  async recordAlertNotification(n: AlertNotificationEntry): Promise<AlertNotificationRecord> {
+    const existing = this.notifications.get(n.dedupKey);
+    if (existing) {
+      const lastSeen = existing.lastSeen.getTime() < n.at.getTime() ? n.at : existing.lastSeen;
+      const updated = { ...existing, lastSeen, seen: existing.seen + 1 };
+      this.notifications.set(n.dedupKey, updated);
+      return { ...withoutClaim(updated), fresh: false };
+    }
+    const record = { ...n, fresh: true, state: 'pending' as const, firstSeen: n.at, lastSeen: n.at, seen: 1 };
+    this.notifications.set(n.dedupKey, record);
+    return { ...record };
+  }
+
+  async claimAlertNotification(dedupKey: string, _owner: string, at: Date): Promise<boolean> {
+    const r = this.notifications.get(dedupKey);
+    if (!r) return false;
+    const stale = r.state === 'running' && (r.claimedAt?.getTime() ?? 0) < at.getTime() - this.staleClaimMs;
+    if (r.state !== 'pending' && r.state !== 'failed' && !stale) return false;
+    this.notifications.set(dedupKey, { ...r, state: 'running', claimedAt: at });
+    return true;
+  }
+
+  async completeAlertNotification(dedupKey: string, state: 'done' | 'failed'): Promise<void> {
+    const r = this.notifications.get(dedupKey);
+    if (r?.state === 'running') this.notifications.set(dedupKey, { ...r, state });
+  }
+
+  async pendingAlertNotifications(recordedBefore: Date, limit = 50): Promise<AlertNotificationRecord[]> {
+    return [...this.notifications.values()]
+      .filter((r) => r.state === 'pending' && r.firstSeen.getTime() < recordedBefore.getTime())
+      .sort((a, b) => a.firstSeen.getTime() - b.firstSeen.getTime())
+      .slice(0, limit)
+      .map((r) => ({ ...withoutClaim(r), fresh: false }));
+  }
+
+  async claimAlertIncident(
+    claim: AlertIncidentClaim,
+  ): Promise<{ claimed: true } | { claimed: false; incident: AlertIncident }> {
+    const existing = this.incidents.get(claim.groupKey);
+    const stale =
+      existing &&
+      existing.rootTs === undefined &&
+      existing.claimedAt.getTime() < claim.at.getTime() - this.staleClaimMs;
+    if (existing && !stale) return { claimed: false, incident: copyIncident(existing) };
+    this.incidents.set(claim.groupKey, {
+      groupKey: claim.groupKey,
+      service: claim.service,
+      status: 'firing',
+      startedAt: claim.startedAt,
+      lastSeen: claim.at,
+      claimedBy: claim.owner,
+      claimedAt: claim.at,
+      latest: claim.latest,
+      latestAt: claim.at,
+      onset: [],
+    });
+    return { claimed: true };
+  }
+
+  async setAlertIncidentRoot(groupKey: string, root: { channel: string; ts: string }): Promise<void> {
+    const i = this.incidents.get(groupKey);
+    if (i) this.incidents.set(groupKey, { ...i, channel: root.channel, rootTs: root.ts });
+  }
+
+  async updateAlertIncident(groupKey: string, u: AlertIncidentUpdate): Promise<AlertIncident | undefined> {
+    const i = this.incidents.get(groupKey);
+    if (!i) return undefined;
+    const { resolvedAt: _r, silence: _s, ...rest } = i;
+    const resolvedAt = u.resolvedAt === undefined ? i.resolvedAt : (u.resolvedAt ?? undefined);
+    const silence = u.silence === undefined ? i.silence : (u.silence ?? undefined);
+    const newer = u.latest && u.latest.at.getTime() >= i.latestAt.getTime();
+    const next: AlertIncident = {
+      ...rest,
+      ...(u.status ? { status: u.status } : {}),
+      ...(resolvedAt ? { resolvedAt } : {}),
+      ...(silence ? { silence } : {}),
+      lastSeen: u.lastSeen && u.lastSeen.getTime() > i.lastSeen.getTime() ? u.lastSeen : i.lastSeen,
+      ...(newer && u.latest ? { latest: u.latest.payload, latestAt: u.latest.at } : {}),
+      onset: u.addOnset ? [...i.onset, u.addOnset] : i.onset,
+    };
+    this.incidents.set(groupKey, next);
+    return copyIncident(next);
+  }
+
+  async alertIncident(groupKey: string): Promise<AlertIncident | undefined> {
+    const i = this.incidents.get(groupKey);
+    return i ? copyIncident(i) : undefined;
+  }
+
+  async alertIncidentByThread(channel: string, threadTs: string): Promise<AlertIncident | undefined> {
+    const i = [...this.incidents.values()].find((x) => x.channel === channel && x.rootTs === threadTs);
+    return i ? copyIncident(i) : undefined;
+  }
+
   async check(): Promise<CheckResult[]> {
     return [
       {
@@ -168,4 +269,14 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {}
+}
+
+function withoutClaim(r: AlertNotificationRecord & { claimedAt?: Date }): AlertNotificationRecord {
+  const { claimedAt: _c, ...rest } = r;
+  return rest;
+}
+
+/** A copy that shares nothing mutable with the store (JSON payloads are cloned). */
+function copyIncident(i: AlertIncident): AlertIncident {
+  return { ...i, latest: structuredClone(i.latest), onset: [...i.onset] };
 }

@@ -3,6 +3,12 @@ import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
 import type { CheckResult } from '../domain/ports.ts';
 import {
+  type AlertIncident,
+  type AlertIncidentClaim,
+  type AlertIncidentUpdate,
+  type AlertNotificationEntry,
+  type AlertNotificationRecord,
+  type AlertNotificationState,
   type ApprovalDecision,
   type ApprovalRequest,
   type AuditEntry,
@@ -99,6 +105,44 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (channel, thread_ts)
       );
       CREATE INDEX incident_threads_latest ON ${STORE_SCHEMA}.incident_threads (channel, created_at DESC);
+    `,
+  },
+  {
+    version: 2,
+    name: 'alert notifications and the incidents of alert groups',
+    sql: `
+      CREATE TABLE ${STORE_SCHEMA}.alert_notifications (
+        dedup_key  text PRIMARY KEY,
+        group_key  text NOT NULL,
+        status     text NOT NULL CHECK (status IN ('firing', 'resolved')),
+        payload    jsonb NOT NULL,
+        state      text NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+        first_seen timestamptz NOT NULL,
+        last_seen  timestamptz NOT NULL,
+        seen       integer NOT NULL,
+        claimed_by text,
+        claimed_at timestamptz,
+        done_at    timestamptz
+      );
+      CREATE INDEX alert_notifications_pending ON ${STORE_SCHEMA}.alert_notifications (first_seen)
+        WHERE state = 'pending';
+      CREATE TABLE ${STORE_SCHEMA}.alert_incidents (
+        group_key   text PRIMARY KEY,
+        service     text NOT NULL,
+        status      text NOT NULL CHECK (status IN ('firing', 'resolved')),
+        started_at  timestamptz NOT NULL,
+        resolved_at timestamptz,
+        last_seen   timestamptz NOT NULL,
+        channel     text,
+        root_ts     text,
+        claimed_by  text NOT NULL,
+        claimed_at  timestamptz NOT NULL,
+        latest      jsonb NOT NULL,
+        latest_at   timestamptz NOT NULL,
+        onset       jsonb NOT NULL DEFAULT '[]',
+        silence     jsonb
+      );
+      CREATE INDEX alert_incidents_thread ON ${STORE_SCHEMA}.alert_incidents (channel, root_ts);
     `,
   },
 ];
@@ -385,6 +429,130 @@ export class PostgresStore implements Store {
     return rows[0] ? toThread(rows[0]) : undefined;
   }
 
+  async recordAlertNotification(n: AlertNotificationEntry): Promise<AlertNotificationRecord> {
+    const rows = await this.query(
+      `INSERT INTO ${STORE_SCHEMA}.alert_notifications AS a
+         (dedup_key, group_key, status, payload, state, first_seen, last_seen, seen)
+       VALUES ($1, $2, $3, $4, 'pending', $5, $5, 1)
+       ON CONFLICT (dedup_key) DO UPDATE
+         SET last_seen = greatest(a.last_seen, EXCLUDED.last_seen), seen = a.seen + 1
+       RETURNING *, (xmax = 0) AS fresh`,
+      [n.dedupKey, n.groupKey, n.status, JSON.stringify(n.payload), n.at],
+    );
+    return toNotification(rows[0] as Row);
+  }
+
+  async claimAlertNotification(dedupKey: string, owner: string, at: Date): Promise<boolean> {
+    const rows = await this.query(
+      `UPDATE ${STORE_SCHEMA}.alert_notifications SET state = 'running', claimed_by = $2, claimed_at = $3
+        WHERE dedup_key = $1
+          AND (state IN ('pending', 'failed') OR (state = 'running' AND claimed_at < $4))
+        RETURNING dedup_key`,
+      [dedupKey, owner, at, new Date(at.getTime() - this.staleClaimMs)],
+    );
+    return rows.length === 1;
+  }
+
+  async completeAlertNotification(dedupKey: string, state: 'done' | 'failed', at: Date): Promise<void> {
+    await this.query(
+      `UPDATE ${STORE_SCHEMA}.alert_notifications SET state = $2, done_at = $3
+        WHERE dedup_key = $1 AND state = 'running'`,
+      [dedupKey, state, at],
+    );
+  }
+
+  async pendingAlertNotifications(recordedBefore: Date, limit = 50): Promise<AlertNotificationRecord[]> {
+    const rows = await this.query(
+      `SELECT *, false AS fresh FROM ${STORE_SCHEMA}.alert_notifications
+        WHERE state = 'pending' AND first_seen < $1 ORDER BY first_seen LIMIT $2`,
+      [recordedBefore, limit],
+    );
+    return rows.map(toNotification);
+  }
+
+  async claimAlertIncident(
+    c: AlertIncidentClaim,
+  ): Promise<{ claimed: true } | { claimed: false; incident: AlertIncident }> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const won = await this.query(
+        `INSERT INTO ${STORE_SCHEMA}.alert_incidents AS i
+           (group_key, service, status, started_at, last_seen, claimed_by, claimed_at, latest, latest_at)
+         VALUES ($1, $2, 'firing', $3, $4, $5, $4, $6, $4)
+         ON CONFLICT (group_key) DO UPDATE
+           SET service = EXCLUDED.service, status = 'firing', started_at = EXCLUDED.started_at,
+               resolved_at = NULL, last_seen = EXCLUDED.last_seen, claimed_by = EXCLUDED.claimed_by,
+               claimed_at = EXCLUDED.claimed_at, latest = EXCLUDED.latest, latest_at = EXCLUDED.latest_at,
+               onset = '[]', silence = NULL
+           WHERE i.root_ts IS NULL AND i.claimed_at < $7
+         RETURNING group_key`,
+        [
+          c.groupKey,
+          c.service,
+          c.startedAt,
+          c.at,
+          c.owner,
+          JSON.stringify(c.latest),
+          new Date(c.at.getTime() - this.staleClaimMs),
+        ],
+      );
+      if (won.length === 1) return { claimed: true };
+      const incident = await this.alertIncident(c.groupKey);
+      if (incident) return { claimed: false, incident };
+    }
+    throw new AppError('busy', 'the incident of this alert group keeps changing hands: try again');
+  }
+
+  async setAlertIncidentRoot(groupKey: string, root: { channel: string; ts: string }): Promise<void> {
+    await this.query(
+      `UPDATE ${STORE_SCHEMA}.alert_incidents SET channel = $2, root_ts = $3 WHERE group_key = $1`,
+      [groupKey, root.channel, root.ts],
+    );
+  }
+
+  async updateAlertIncident(groupKey: string, u: AlertIncidentUpdate): Promise<AlertIncident | undefined> {
+    // One statement: concurrent updates from replicas each apply in full, and `latest` never goes back.
+    const rows = await this.query(
+      `UPDATE ${STORE_SCHEMA}.alert_incidents SET
+         status      = coalesce($2, status),
+         resolved_at = CASE WHEN $3::boolean THEN $4::timestamptz ELSE resolved_at END,
+         last_seen   = greatest(last_seen, coalesce($5, last_seen)),
+         latest      = CASE WHEN $7::timestamptz IS NOT NULL AND $7 >= latest_at THEN $6::jsonb ELSE latest END,
+         latest_at   = CASE WHEN $7::timestamptz IS NOT NULL AND $7 >= latest_at THEN $7 ELSE latest_at END,
+         onset       = CASE WHEN $8::jsonb IS NULL THEN onset ELSE onset || jsonb_build_array($8::jsonb) END,
+         silence     = CASE WHEN $9::boolean THEN $10::jsonb ELSE silence END
+       WHERE group_key = $1
+       RETURNING *`,
+      [
+        groupKey,
+        u.status ?? null,
+        u.resolvedAt !== undefined,
+        u.resolvedAt ?? null,
+        u.lastSeen ?? null,
+        u.latest ? JSON.stringify(u.latest.payload) : null,
+        u.latest?.at ?? null,
+        u.addOnset ? JSON.stringify(u.addOnset) : null,
+        u.silence !== undefined,
+        u.silence ? JSON.stringify(u.silence) : null,
+      ],
+    );
+    return rows[0] ? toIncident(rows[0]) : undefined;
+  }
+
+  async alertIncident(groupKey: string): Promise<AlertIncident | undefined> {
+    const rows = await this.query(`SELECT * FROM ${STORE_SCHEMA}.alert_incidents WHERE group_key = $1`, [
+      groupKey,
+    ]);
+    return rows[0] ? toIncident(rows[0]) : undefined;
+  }
+
+  async alertIncidentByThread(channel: string, threadTs: string): Promise<AlertIncident | undefined> {
+    const rows = await this.query(
+      `SELECT * FROM ${STORE_SCHEMA}.alert_incidents WHERE channel = $1 AND root_ts = $2`,
+      [channel, threadTs],
+    );
+    return rows[0] ? toIncident(rows[0]) : undefined;
+  }
+
   /** Reachable, and migrated to the version this code expects. */
   async check(signal?: AbortSignal): Promise<CheckResult[]> {
     const started = performance.now();
@@ -453,6 +621,53 @@ function toThread(r: Row): IncidentThread {
     ...optional('step', r.step),
     ...optional('dedupKey', r.dedup_key),
     createdAt: r.created_at as Date,
+  };
+}
+
+function toNotification(r: Row): AlertNotificationRecord {
+  return {
+    dedupKey: String(r.dedup_key),
+    groupKey: String(r.group_key),
+    status: String(r.status) as 'firing' | 'resolved',
+    payload: r.payload,
+    at: r.last_seen as Date,
+    fresh: r.fresh === true,
+    state: String(r.state) as AlertNotificationState,
+    firstSeen: r.first_seen as Date,
+    lastSeen: r.last_seen as Date,
+    seen: Number(r.seen),
+  };
+}
+
+function toIncident(r: Row): AlertIncident {
+  const silence = r.silence as { id: string; endsAt: string; createdBy: string; expired?: boolean } | null;
+  const onset = (r.onset ?? []) as (Omit<AlertIncident['onset'][number], 'capturedAt'> & {
+    capturedAt: string;
+  })[];
+  return {
+    groupKey: String(r.group_key),
+    service: String(r.service),
+    status: String(r.status) as 'firing' | 'resolved',
+    startedAt: r.started_at as Date,
+    ...(r.resolved_at ? { resolvedAt: r.resolved_at as Date } : {}),
+    lastSeen: r.last_seen as Date,
+    ...optional('channel', r.channel),
+    ...optional('rootTs', r.root_ts),
+    claimedBy: String(r.claimed_by),
+    claimedAt: r.claimed_at as Date,
+    latest: r.latest,
+    latestAt: r.latest_at as Date,
+    onset: onset.map((o) => ({ ...o, capturedAt: new Date(o.capturedAt) })),
+    ...(silence
+      ? {
+          silence: {
+            id: silence.id,
+            endsAt: new Date(silence.endsAt),
+            createdBy: silence.createdBy,
+            ...(silence.expired ? { expired: true } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -57,7 +57,117 @@ export interface Store extends Checkable {
   latestIncidentThread(channel: string): Promise<IncidentThread | undefined>;
   incidentThread(channel: string, threadTs: string): Promise<IncidentThread | undefined>;
 
+  /**
+   * Records a notification from Alertmanager (before it is answered 2xx). A repeat of the same one
+   * (same dedupKey: the HA twin, a retry, a repeat_interval resend) only moves its "last seen".
+   */
+  recordAlertNotification(n: AlertNotificationEntry): Promise<AlertNotificationRecord>;
+  /**
+   * Takes a recorded notification for handling: exactly one of any number of concurrent callers (in any
+   * process) gets true, and only while it is pending, failed, or running longer than the stale-claim window.
+   */
+  claimAlertNotification(dedupKey: string, owner: string, at: Date): Promise<boolean>;
+  completeAlertNotification(dedupKey: string, state: 'done' | 'failed', at: Date): Promise<void>;
+  /** Recorded notifications nobody handled (the process died after answering), oldest first. */
+  pendingAlertNotifications(recordedBefore: Date, limit?: number): Promise<AlertNotificationRecord[]>;
+
+  /**
+   * Claims the incident of an alert group: the one caller that gets `claimed: true` posts its root message
+   * and runs its steps. The others get the incident (its root, once posted). A claim whose root was never
+   * posted may be taken again after the stale-claim window.
+   */
+  claimAlertIncident(
+    claim: AlertIncidentClaim,
+  ): Promise<{ claimed: true } | { claimed: false; incident: AlertIncident }>;
+  /** Sets where the root message is, once posted. */
+  setAlertIncidentRoot(groupKey: string, root: { channel: string; ts: string }): Promise<void>;
+  /** Applies what a notification changed; `latest` only when it is newer than the one kept. */
+  updateAlertIncident(groupKey: string, update: AlertIncidentUpdate): Promise<AlertIncident | undefined>;
+  alertIncident(groupKey: string): Promise<AlertIncident | undefined>;
+  alertIncidentByThread(channel: string, threadTs: string): Promise<AlertIncident | undefined>;
+
   close(): Promise<void>;
+}
+
+export type AlertNotificationState = 'pending' | 'running' | 'done' | 'failed';
+
+export interface AlertNotificationEntry {
+  readonly dedupKey: string;
+  readonly groupKey: string;
+  readonly status: 'firing' | 'resolved';
+  /** The validated notification, as JSON. */
+  readonly payload: unknown;
+  readonly at: Date;
+}
+
+export interface AlertNotificationRecord extends AlertNotificationEntry {
+  /** True when this call recorded it for the first time. */
+  readonly fresh: boolean;
+  readonly state: AlertNotificationState;
+  readonly firstSeen: Date;
+  readonly lastSeen: Date;
+  /** How many times it arrived. */
+  readonly seen: number;
+}
+
+export interface AlertIncidentClaim {
+  readonly groupKey: string;
+  readonly service: string;
+  readonly owner: string;
+  readonly at: Date;
+  readonly startedAt: Date;
+  /** The notification that opened it, as JSON. */
+  readonly latest: unknown;
+}
+
+/** The onset evidence of a profile step, kept with its incident. */
+export interface OnsetEvidence {
+  readonly step: string;
+  readonly capturedAt: Date;
+  /** The pod it came from, when known. */
+  readonly target?: string;
+  /** The step's top-N table (neutral evidence). */
+  readonly table: {
+    readonly title?: string;
+    readonly columns: readonly string[];
+    readonly rows: readonly (readonly string[])[];
+  };
+}
+
+export interface SilenceRecord {
+  readonly id: string;
+  readonly endsAt: Date;
+  readonly createdBy: string;
+  readonly expired?: boolean;
+}
+
+export interface AlertIncident {
+  readonly groupKey: string;
+  readonly service: string;
+  readonly status: 'firing' | 'resolved';
+  readonly startedAt: Date;
+  readonly resolvedAt?: Date;
+  readonly lastSeen: Date;
+  readonly channel?: string;
+  readonly rootTs?: string;
+  readonly claimedBy: string;
+  readonly claimedAt: Date;
+  /** The newest notification applied, as JSON. */
+  readonly latest: unknown;
+  readonly latestAt: Date;
+  readonly onset: readonly OnsetEvidence[];
+  readonly silence?: SilenceRecord;
+}
+
+export interface AlertIncidentUpdate {
+  readonly status?: 'firing' | 'resolved';
+  /** null clears it (the group fires again). */
+  readonly resolvedAt?: Date | null;
+  readonly lastSeen?: Date;
+  readonly latest?: { readonly payload: unknown; readonly at: Date };
+  readonly addOnset?: OnsetEvidence;
+  /** null removes it. */
+  readonly silence?: SilenceRecord | null;
 }
 
 export interface OnceClaim {

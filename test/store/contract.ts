@@ -288,5 +288,140 @@ export function storeContract(name: string, options: ContractOptions): void {
         expect((await store.latestIncidentThread('C1'))?.threadTs).toBe('100.1');
       });
     });
+
+    describe('alert notifications', () => {
+      const note = (dedupKey: string, when = T0) => ({
+        dedupKey,
+        groupKey: '{}:{alertname="AegisHighP99"}',
+        status: 'firing' as const,
+        payload: { version: '4', alerts: [{ fingerprint: 'f1' }] },
+        at: when,
+      });
+
+      it('records a notification once; a repeat only moves its last seen', async () => {
+        const first = await store.recordAlertNotification(note('n1'));
+        expect(first).toMatchObject({ fresh: true, state: 'pending', seen: 1, firstSeen: T0, lastSeen: T0 });
+        expect(first.payload).toEqual({ version: '4', alerts: [{ fingerprint: 'f1' }] });
+        const repeat = await store.recordAlertNotification(note('n1', at(5000)));
+        expect(repeat).toMatchObject({
+          fresh: false,
+          state: 'pending',
+          seen: 2,
+          firstSeen: T0,
+          lastSeen: at(5000),
+        });
+        const late = await store.recordAlertNotification(note('n1', at(1000)));
+        expect(late.lastSeen).toEqual(at(5000));
+      });
+
+      it('hands a notification to exactly one of 20 concurrent claims, and a failed one again', async () => {
+        await store.recordAlertNotification(note('n2'));
+        const claims = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.claimAlertNotification('n2', `bot-${i}`, at(10))),
+        );
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        await store.completeAlertNotification('n2', 'done', at(20));
+        expect(await store.claimAlertNotification('n2', 'bot-x', at(30))).toBe(false);
+        await store.recordAlertNotification(note('n3'));
+        expect(await store.claimAlertNotification('n3', 'bot-1', at(10))).toBe(true);
+        await store.completeAlertNotification('n3', 'failed', at(20));
+        expect(await store.claimAlertNotification('n3', 'bot-2', at(30))).toBe(true);
+        expect(await store.claimAlertNotification('unknown', 'bot-2', at(30))).toBe(false);
+      });
+
+      it('takes over a running notification only after the stale-claim window, and lists pending ones', async () => {
+        await store.recordAlertNotification(note('n4'));
+        await store.recordAlertNotification(note('n5', at(100)));
+        expect((await store.pendingAlertNotifications(at(1000))).map((n) => n.dedupKey)).toEqual([
+          'n4',
+          'n5',
+        ]);
+        expect(await store.claimAlertNotification('n4', 'bot-1', at(0))).toBe(true);
+        expect(await store.claimAlertNotification('n4', 'bot-2', at(STALE_MS - 1))).toBe(false);
+        expect(await store.claimAlertNotification('n4', 'bot-2', at(STALE_MS + 1))).toBe(true);
+        expect((await store.pendingAlertNotifications(at(1000))).map((n) => n.dedupKey)).toEqual(['n5']);
+        expect(await store.pendingAlertNotifications(at(50))).toEqual([]);
+      });
+    });
+
+    describe('incidents of alert groups', () => {
+      const claimOf = (owner: string, when = T0) => ({
+        groupKey: 'g1',
+        service: 'aegis-api',
+        owner,
+        at: when,
+        startedAt: at(-60_000),
+        latest: { status: 'firing', n: 1 },
+      });
+
+      it('gives the incident of a group to exactly one of 20 concurrent claims; the others see it', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.claimAlertIncident(claimOf(`bot-${i}`))),
+        );
+        expect(results.filter((r) => r.claimed)).toHaveLength(1);
+        const lost = results.find((r) => !r.claimed);
+        expect(lost?.claimed === false && lost.incident).toMatchObject({
+          groupKey: 'g1',
+          service: 'aegis-api',
+          status: 'firing',
+          startedAt: at(-60_000),
+          onset: [],
+        });
+        expect((lost?.claimed === false && lost.incident)?.rootTs).toBeUndefined();
+      });
+
+      it('finds the incident by its group and by its thread once the root is posted', async () => {
+        await store.claimAlertIncident(claimOf('bot-1'));
+        await store.setAlertIncidentRoot('g1', { channel: 'C1', ts: '100.1' });
+        expect((await store.alertIncident('g1'))?.rootTs).toBe('100.1');
+        expect((await store.alertIncidentByThread('C1', '100.1'))?.groupKey).toBe('g1');
+        expect(await store.alertIncidentByThread('C1', '999.1')).toBeUndefined();
+        expect(await store.alertIncident('g2')).toBeUndefined();
+      });
+
+      it('takes over a claim whose root was never posted only after the stale-claim window', async () => {
+        await store.claimAlertIncident(claimOf('bot-1'));
+        expect((await store.claimAlertIncident(claimOf('bot-2', at(STALE_MS - 1)))).claimed).toBe(false);
+        expect((await store.claimAlertIncident(claimOf('bot-2', at(STALE_MS + 1)))).claimed).toBe(true);
+        await store.setAlertIncidentRoot('g1', { channel: 'C1', ts: '100.1' });
+        expect((await store.claimAlertIncident(claimOf('bot-3', at(10 * STALE_MS)))).claimed).toBe(false);
+      });
+
+      it('applies updates: newest notification wins, last seen only moves forward, onset and silence kept', async () => {
+        await store.claimAlertIncident(claimOf('bot-1'));
+        await store.updateAlertIncident('g1', {
+          latest: { payload: { n: 3 }, at: at(3000) },
+          lastSeen: at(3000),
+        });
+        const stale = await store.updateAlertIncident('g1', {
+          latest: { payload: { n: 2 }, at: at(2000) },
+          lastSeen: at(2000),
+        });
+        expect(stale?.latest).toEqual({ n: 3 });
+        expect(stale?.lastSeen).toEqual(at(3000));
+        const table = { title: 'top', columns: ['flat', 'function'], rows: [['40%', 'regexp.Compile']] };
+        await store.updateAlertIncident('g1', {
+          addOnset: { step: 'cpu', capturedAt: at(100), target: 'pod-a', table },
+        });
+        await store.updateAlertIncident('g1', {
+          silence: { id: 's-1', endsAt: at(3_600_000), createdBy: 'alice' },
+        });
+        const resolved = await store.updateAlertIncident('g1', { status: 'resolved', resolvedAt: at(9000) });
+        expect(resolved).toMatchObject({
+          status: 'resolved',
+          resolvedAt: at(9000),
+          onset: [{ step: 'cpu', capturedAt: at(100), target: 'pod-a', table }],
+          silence: { id: 's-1', endsAt: at(3_600_000), createdBy: 'alice' },
+        });
+        const again = await store.updateAlertIncident('g1', {
+          status: 'firing',
+          resolvedAt: null,
+          silence: null,
+        });
+        expect(again?.resolvedAt).toBeUndefined();
+        expect(again?.silence).toBeUndefined();
+        expect(await store.updateAlertIncident('nope', { status: 'firing' })).toBeUndefined();
+      });
+    });
   });
 }

@@ -53,6 +53,8 @@ describe('PostgresStore: its own schema, migrations at start, shared by processe
       );
       await c.end();
       expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual([
+        'alert_incidents',
+        'alert_notifications',
         'approvals',
         'audit_log',
         'incident_threads',
@@ -116,7 +118,10 @@ describe('PostgresStore health', () => {
   it('is not ok once its database is gone, and says what to check', async () => {
     const fresh = await createDatabase(testbed, 'store_health');
     const store = await PostgresStore.open({ url: fresh.url, connectTimeoutMs: 2000 });
-    expect((await store.check())[0]?.detail).toMatch(/^schema aegis_bot at migration 1 \(expected 1\)/);
+    const latest = MIGRATIONS.at(-1)?.version;
+    expect((await store.check())[0]?.detail).toMatch(
+      new RegExp(`^schema aegis_bot at migration ${latest} \\(expected ${latest}\\)`),
+    );
     await dropDatabase(testbed, fresh.name);
     const [c] = await store.check();
     expect(c?.ok).toBe(false);
