@@ -110,7 +110,9 @@ function resolve(c: ParsedConfig, file: string, env: NodeJS.ProcessEnv): Config 
   const alertsSecretEnv = c.alerts?.auth.bearer_token_env ?? c.alerts?.auth.basic?.password_env;
   const alertsSecret = alertsSecretEnv ? env[alertsSecretEnv] || undefined : undefined;
   if (alertsSecretEnv && !alertsSecret) {
-    const key = c.alerts?.auth.bearer_token_env ? 'alerts.auth.bearer_token_env' : 'alerts.auth.basic.password_env';
+    const key = c.alerts?.auth.bearer_token_env
+      ? 'alerts.auth.bearer_token_env'
+      : 'alerts.auth.basic.password_env';
     problems.push(
       `${key}: environment variable ${alertsSecretEnv} is not set (Alertmanager's webhook would be refused)`,
     );

@@ -206,7 +206,10 @@ const labelPattern = z
 /** A runbook step as typed after /aegis, e.g. "latency" or "cpu 10": checked against the steps at start. */
 const stepText = z
   .string()
-  .regex(/^[a-z][a-z0-9-]*( [^\s]+){0,5}$/, 'a runbook step as typed after /aegis, such as "latency" or "cpu 10"');
+  .regex(
+    /^[a-z][a-z0-9-]*( [^\s]+){0,5}$/,
+    'a runbook step as typed after /aegis, such as "latency" or "cpu 10"',
+  );
 
 const alertRouteSchema = z.strictObject({
   /** Every listed label equals the value. */
@@ -231,8 +234,13 @@ const alertsSchema = z
         bearer_token_env: envName.optional(),
         basic: z.strictObject({ username: z.string().min(1).max(200), password_env: envName }).optional(),
       })
-      .refine((a) => (a.bearer_token_env ? 1 : 0) + (a.basic ? 1 : 0) === 1, {
-        message: 'expected exactly one of bearer_token_env or basic',
+      .superRefine((a, ctx) => {
+        const given = (a.bearer_token_env ? 1 : 0) + (a.basic ? 1 : 0);
+        if (given !== 1)
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected exactly one of bearer_token_env or basic, found ${given === 0 ? 'neither' : 'both'}`,
+          });
       }),
     /** Largest notification accepted, in bytes (413 beyond). */
     body_limit: z
@@ -253,7 +261,11 @@ const alertmanagerSchema = z
     url: httpUrl,
     timeout: duration.default(5000),
     /** The choices of the root message's "Silence" button; the first is the button itself. */
-    silence_durations: z.array(duration).min(1).max(5).default([3_600_000, 4 * 3_600_000, 24 * 3_600_000]),
+    silence_durations: z
+      .array(duration)
+      .min(1)
+      .max(5)
+      .default([3_600_000, 4 * 3_600_000, 24 * 3_600_000]),
   })
   .optional();
 
@@ -349,7 +361,7 @@ export const configSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['alerts', 'routes', i, 'service'],
-          message: `unknown service "${r.service}": the services are ${c.services.map((s) => s.name).join(', ')}`,
+          message: `expected one of the services (${c.services.map((s) => s.name).join(', ')}), got "${r.service}"`,
         });
       }
     });

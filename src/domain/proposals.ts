@@ -1,3 +1,4 @@
+import { formatDuration } from './duration.ts';
 import type { ParamValue, Proposal } from './finding.ts';
 
 /**
@@ -259,4 +260,41 @@ export function pageProposal(service: { readonly name: string }, p: PageProposal
 /** Cuts text to max characters, marking the cut. */
 export function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * Silence an alert group for a while (op "create"), or expire its silence (op "expire"). The matchers
+ * and the silence id are never carried by the button: the click's thread names the incident, and the
+ * store holds its labels and its silence.
+ */
+export function silenceProposal(
+  service: { readonly name: string },
+  p:
+    | { readonly op: 'create'; readonly durationMs: number; readonly alerts: string }
+    | {
+        readonly op: 'expire';
+        readonly alerts: string;
+      },
+): Proposal {
+  if (p.op === 'expire') {
+    return {
+      action: 'silence',
+      label: 'Expire silence',
+      change: { what: `silence of ${p.alerts}`, from: 'active', to: 'expired (alerts notify again)' },
+      service: service.name,
+      params: { op: 'expire' },
+      reason: 'end the silence: Alertmanager notifies about this group again',
+      danger: false,
+    };
+  }
+  const span = formatDuration(p.durationMs);
+  return {
+    action: 'silence',
+    label: `Silence ${span}`,
+    change: { what: `notifications of ${p.alerts}`, from: 'sent', to: `silenced for ${span}` },
+    service: service.name,
+    params: { op: 'create', durationMs: p.durationMs },
+    reason: 'a silence in Alertmanager matching this alert group’s labels; the thread keeps it',
+    danger: false,
+  };
 }

@@ -68,7 +68,9 @@ export function notificationKey(n: AlertNotification): string {
   const alerts = n.alerts
     .map((a) => `${a.fingerprint}|${a.status}|${new Date(a.startsAt).toISOString()}`)
     .sort();
-  const hash = createHash('sha256').update(JSON.stringify([n.groupKey, n.status, alerts])).digest('hex');
+  const hash = createHash('sha256')
+    .update(JSON.stringify([n.groupKey, n.status, alerts]))
+    .digest('hex');
   return `alert:${hash.slice(0, 40)}`;
 }
 

@@ -216,7 +216,7 @@ export class MemoryStore implements Store {
       claimedBy: claim.owner,
       claimedAt: claim.at,
       latest: claim.latest,
-      latestAt: claim.at,
+      latestAt: claim.latestAt,
       onset: [],
     });
     return { claimed: true };
@@ -231,12 +231,13 @@ export class MemoryStore implements Store {
     const i = this.incidents.get(groupKey);
     if (!i) return undefined;
     const { resolvedAt: _r, silence: _s, ...rest } = i;
-    const resolvedAt = u.resolvedAt === undefined ? i.resolvedAt : (u.resolvedAt ?? undefined);
-    const silence = u.silence === undefined ? i.silence : (u.silence ?? undefined);
     const newer = u.latest && u.latest.at.getTime() >= i.latestAt.getTime();
+    const applies = !u.latest || newer;
+    const resolvedAt = u.resolvedAt === undefined || !applies ? i.resolvedAt : (u.resolvedAt ?? undefined);
+    const silence = u.silence === undefined ? i.silence : (u.silence ?? undefined);
     const next: AlertIncident = {
       ...rest,
-      ...(u.status ? { status: u.status } : {}),
+      ...(u.status && applies ? { status: u.status } : {}),
       ...(resolvedAt ? { resolvedAt } : {}),
       ...(silence ? { silence } : {}),
       lastSeen: u.lastSeen && u.lastSeen.getTime() > i.lastSeen.getTime() ? u.lastSeen : i.lastSeen,

@@ -477,7 +477,7 @@ export class PostgresStore implements Store {
       const won = await this.query(
         `INSERT INTO ${STORE_SCHEMA}.alert_incidents AS i
            (group_key, service, status, started_at, last_seen, claimed_by, claimed_at, latest, latest_at)
-         VALUES ($1, $2, 'firing', $3, $4, $5, $4, $6, $4)
+         VALUES ($1, $2, 'firing', $3, $4, $5, $4, $6, $8)
          ON CONFLICT (group_key) DO UPDATE
            SET service = EXCLUDED.service, status = 'firing', started_at = EXCLUDED.started_at,
                resolved_at = NULL, last_seen = EXCLUDED.last_seen, claimed_by = EXCLUDED.claimed_by,
@@ -493,6 +493,7 @@ export class PostgresStore implements Store {
           c.owner,
           JSON.stringify(c.latest),
           new Date(c.at.getTime() - this.staleClaimMs),
+          c.latestAt,
         ],
       );
       if (won.length === 1) return { claimed: true };
@@ -513,8 +514,9 @@ export class PostgresStore implements Store {
     // One statement: concurrent updates from replicas each apply in full, and `latest` never goes back.
     const rows = await this.query(
       `UPDATE ${STORE_SCHEMA}.alert_incidents SET
-         status      = coalesce($2, status),
-         resolved_at = CASE WHEN $3::boolean THEN $4::timestamptz ELSE resolved_at END,
+         status      = CASE WHEN $7::timestamptz IS NULL OR $7 >= latest_at THEN coalesce($2, status) ELSE status END,
+         resolved_at = CASE WHEN $3::boolean AND ($7::timestamptz IS NULL OR $7 >= latest_at) THEN $4::timestamptz
+                            ELSE resolved_at END,
          last_seen   = greatest(last_seen, coalesce($5, last_seen)),
          latest      = CASE WHEN $7::timestamptz IS NOT NULL AND $7 >= latest_at THEN $6::jsonb ELSE latest END,
          latest_at   = CASE WHEN $7::timestamptz IS NOT NULL AND $7 >= latest_at THEN $7 ELSE latest_at END,

@@ -116,8 +116,9 @@ export interface AlertIncidentClaim {
   readonly owner: string;
   readonly at: Date;
   readonly startedAt: Date;
-  /** The notification that opened it, as JSON. */
+  /** The notification that opened it, as JSON, and when it was received (orders it among later ones). */
   readonly latest: unknown;
+  readonly latestAt: Date;
 }
 
 /** The onset evidence of a profile step, kept with its incident. */
@@ -159,6 +160,10 @@ export interface AlertIncident {
   readonly silence?: SilenceRecord;
 }
 
+/**
+ * With `latest`, status and resolvedAt apply only when that notification is not older than the one kept:
+ * a late "firing" never reopens a group a newer "resolved" closed.
+ */
 export interface AlertIncidentUpdate {
   readonly status?: 'firing' | 'resolved';
   /** null clears it (the group fires again). */

@@ -352,6 +352,7 @@ export function storeContract(name: string, options: ContractOptions): void {
         at: when,
         startedAt: at(-60_000),
         latest: { status: 'firing', n: 1 },
+        latestAt: when,
       });
 
       it('gives the incident of a group to exactly one of 20 concurrent claims; the others see it', async () => {
@@ -367,7 +368,7 @@ export function storeContract(name: string, options: ContractOptions): void {
           startedAt: at(-60_000),
           onset: [],
         });
-        expect((lost?.claimed === false && lost.incident)?.rootTs).toBeUndefined();
+        expect(lost?.claimed === false ? lost.incident.rootTs : 'claimed').toBeUndefined();
       });
 
       it('finds the incident by its group and by its thread once the root is posted', async () => {
@@ -413,6 +414,12 @@ export function storeContract(name: string, options: ContractOptions): void {
           onset: [{ step: 'cpu', capturedAt: at(100), target: 'pod-a', table }],
           silence: { id: 's-1', endsAt: at(3_600_000), createdBy: 'alice' },
         });
+        const late = await store.updateAlertIncident('g1', {
+          status: 'firing',
+          resolvedAt: null,
+          latest: { payload: { n: 'late firing' }, at: at(1000) },
+        });
+        expect(late).toMatchObject({ status: 'resolved', resolvedAt: at(9000), latest: { n: 3 } });
         const again = await store.updateAlertIncident('g1', {
           status: 'firing',
           resolvedAt: null,
