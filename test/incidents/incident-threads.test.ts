@@ -18,6 +18,10 @@ const T0 = new Date('2026-01-05T10:01:00Z');
 
 function bot(store: Store, chat = fakeChat(), extra: { metrics?: MetricHistory; owner?: string } = {}) {
   let clock = T0.getTime();
+  const tick = () => {
+    clock += 1000;
+    return new Date(clock);
+  };
   const threads = incidentThreads({
     config,
     store,
@@ -25,13 +29,13 @@ function bot(store: Store, chat = fakeChat(), extra: { metrics?: MetricHistory; 
     chat,
     owner: extra.owner ?? 'bot-1',
     log: recordingLog(),
-    now: () => new Date((clock += 1000)),
+    now: tick,
     pollMs: 5,
     rootWaitMs: 5000,
     ...(extra.metrics ? { metrics: extra.metrics } : {}),
   });
   /** What the receiver does: record, then handle. */
-  const deliver = async (n: AlertNotification, at = new Date((clock += 1000))) => {
+  const deliver = async (n: AlertNotification, at = tick()) => {
     const record = await store.recordAlertNotification({
       dedupKey: notificationKey(n),
       groupKey: n.groupKey,
