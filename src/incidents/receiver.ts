@@ -144,8 +144,8 @@ function authorized(header: string | undefined, auth: WebhookAuth, expected: Buf
 }
 
 /**
- * Answers at once and closes the connection after the answer; what the client still sends is read and
- * dropped (up to a bound), so it sees the answer rather than a reset.
+ * Answers at once; what the client still sends is read and dropped (up to a bound, then the connection
+ * is cut), so it reads the answer rather than a reset connection.
  */
 function refuse(
   req: IncomingMessage,
@@ -154,7 +154,7 @@ function refuse(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  sendJson(res, status, body, { connection: 'close', ...headers });
+  sendJson(res, status, body, headers);
   let drained = 0;
   req.on('data', (chunk: Buffer) => {
     drained += chunk.length;
