@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { prometheusMetricFor } from './actions/metric-probe.ts';
 import { buildRuntime, type Runtime, stepContext } from './compose.ts';
 import { type Config, ConfigError, configPath, loadConfig } from './config/load.ts';
@@ -8,10 +9,12 @@ import { createDemo } from './console/demo/demo-sources.ts';
 import { loadRecordings } from './console/demo/recordings.ts';
 import { type ConsoleHandle, startConsole } from './console/server.ts';
 import { isAppError } from './domain/errors.ts';
+import { prometheusMetricHistory } from './incidents/metric-history.ts';
 import { createOpsRoutes, createReadiness } from './ops/health.ts';
 import { createLogger, type Logger } from './ops/logger.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { type Closer, installShutdown } from './ops/shutdown.ts';
+import { alertsWiring } from './slack/alerts.ts';
 import { createSlackApp, type RunStep } from './slack/app.ts';
 import { remediation } from './slack/remediation.ts';
 import * as render from './slack/render/index.ts';
@@ -49,7 +52,13 @@ async function main(): Promise<void> {
   if (config.secrets.slackBotToken) {
     const runtime = await buildRuntime(config, { logger });
     const runStep: RunStep = (step, args, run) => step.run(stepContext(config, runtime.sources, run), args);
-    await startSlack(config, runtime, { logger, routes, runStep, readiness, metrics });
+    try {
+      await startSlack(config, runtime, { logger, routes, runStep, readiness, metrics });
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
   } else {
     try {
       await startLocal(noConfigFile ? undefined : config, { logger, routes, readiness, metrics });
@@ -98,16 +107,26 @@ async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runSte
     logger: w.logger,
     probes: [(signal) => store.check(signal)],
   });
+  // incidents from alerts: POST /alertmanager on the same port, threads, silences
+  const alerts = alertsWiring({
+    config,
+    store,
+    steps: STEPS,
+    log: w.logger,
+    owner: process.env.POD_NAME || hostname(),
+    metrics: prometheusMetricHistory((s) => runtime.sources.prometheus?.(s)),
+  });
   const slack = createSlackApp({
     config,
     runStep: w.runStep,
     renderer: render,
     logger: w.logger,
-    routes,
+    routes: [...routes, ...(alerts?.routes ?? [])],
     steps: STEPS,
     actionCommands: remedy.actionCommands,
   });
   const botToken = config.secrets.slackBotToken as string;
+  const attachedAlerts = alerts?.attach(slack, { botToken });
   const reminders = remedy.wire(slack, {
     botToken,
     log: w.logger,
@@ -115,6 +134,10 @@ async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runSte
   });
   const address = await slack.start();
   reminders.start();
+  // notifications this replica (or a dead one) answered but never handled
+  void attachedAlerts
+    ?.sweep()
+    .catch((e: unknown) => w.logger.error({ err: e }, 'sweeping pending alert notifications failed'));
   w.logger.info({ ...address, mode: config.slack.mode }, 'aegis-bot is running');
   installShutdown({
     logger: w.logger,

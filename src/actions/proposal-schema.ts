@@ -10,6 +10,7 @@ export const ACTION_KINDS = [
   'terminate_session',
   'vacuum_analyze',
   'page',
+  'silence',
 ] as const satisfies readonly ActionKind[];
 
 const text = (max: number) => z.string().max(max);

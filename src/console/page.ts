@@ -14,6 +14,8 @@ import { escapeHtml } from './render-html.ts';
 export interface PageOptions {
   readonly nonce: string;
   readonly demo: false | { readonly recordedAt: string };
+  /** The demo alert control: a recorded Alertmanager notification through the bot's own receiver. */
+  readonly demoAlert?: boolean;
   readonly channel: { readonly id: string; readonly name: string };
   readonly users: readonly { readonly id: string; readonly name: string; readonly realName: string }[];
   readonly services: readonly string[];
@@ -59,6 +61,7 @@ ${demoBanner}
   <input id="command" name="command" placeholder="/aegis latency" aria-label="slash command" spellcheck="false">
   <button type="submit" id="send">Send</button>
   <div class="hint">Try: <button type="button" class="try">/aegis latency</button> <button type="button" class="try">/aegis db</button> <button type="button" class="try">/aegis help</button></div>
+${o.demoAlert ? '<div class="hint demo-alert" id="demo-alert"><strong>DEMO alert (no Alertmanager):</strong> <button type="button" id="demo-alert-fire" data-phase="fire">Send a recorded alert notification</button> <button type="button" id="demo-alert-resolve" data-phase="resolve">Send its resolution</button> — through the bot\'s own <code>POST /alertmanager</code>, as Alertmanager would.</div>' : ''}
 </form>
 <dialog id="confirm" aria-labelledby="confirm-title">
   <form method="dialog">
@@ -290,6 +293,16 @@ const SCRIPT = `
     if (e.key === 'ArrowUp' && historyAt > 0) { historyAt -= 1; input.value = history[historyAt]; e.preventDefault(); }
     if (e.key === 'ArrowDown' && historyAt < history.length) { historyAt += 1; input.value = history[historyAt] || ''; e.preventDefault(); }
   });
+  for (const b of document.querySelectorAll('#demo-alert button')) {
+    b.addEventListener('click', async () => {
+      try {
+        const answer = await post('/console/demo-alert', { phase: b.dataset.phase });
+        if (answer.status !== 200) notice('The receiver answered HTTP ' + answer.status + ' to the demo notification');
+      } catch (err) {
+        notice('Could not send the demo notification: ' + err.message);
+      }
+    });
+  }
   for (const b of document.querySelectorAll('.hint .try')) {
     b.addEventListener('click', () => { input.value = b.textContent; input.focus(); });
   }

@@ -22,6 +22,8 @@ export interface ConsoleRouting {
   readonly services: readonly string[];
   readonly files: ReadonlyMap<string, EmulatedFile>;
   readonly forwarding: Forwarding;
+  /** The demo alert control (POST /console/demo-alert); absent when alerts are configured. */
+  readonly demoAlert?: (input: Record<string, unknown>) => Promise<unknown>;
   readonly log: Log;
 }
 
@@ -56,7 +58,7 @@ async function route(o: ConsoleRouting, req: IncomingMessage, res: ServerRespons
   }
   const demo = o.demo ? { recordedAt: o.demo.recordedAt.toISOString() } : false;
   if (method === 'GET' && path === '/') {
-    servePage(res, demo, o.services);
+    servePage(res, demo, o.services, o.demoAlert !== undefined);
     return;
   }
   if (method === 'GET' && path === '/console/state') {
@@ -77,7 +79,8 @@ async function route(o: ConsoleRouting, req: IncomingMessage, res: ServerRespons
     serveFile(res, o.files, file[1] as string);
     return;
   }
-  if (method === 'POST' && (path === '/console/command' || path === '/console/click')) {
+  const posts = ['/console/command', '/console/click', ...(o.demoAlert ? ['/console/demo-alert'] : [])];
+  if (method === 'POST' && posts.includes(path)) {
     // JSON from its own origin only
     const origin = req.headers.origin;
     if (
@@ -94,7 +97,9 @@ async function route(o: ConsoleRouting, req: IncomingMessage, res: ServerRespons
     const result =
       path === '/console/command'
         ? await forwardCommand(o.forwarding, input)
-        : await forwardClick(o.forwarding, input);
+        : path === '/console/click'
+          ? await forwardClick(o.forwarding, input)
+          : await o.demoAlert?.(input);
     sendJson(res, 200, result);
     return;
   }
@@ -106,9 +111,17 @@ function servePage(
   res: ServerResponse,
   demo: false | { readonly recordedAt: string },
   services: readonly string[],
+  demoAlert: boolean,
 ): void {
   const nonce = randomBytes(16).toString('base64');
-  const html = consolePage({ nonce, demo, channel: CONSOLE_CHANNEL, users: CONSOLE_USERS, services });
+  const html = consolePage({
+    nonce,
+    demo,
+    channel: CONSOLE_CHANNEL,
+    users: CONSOLE_USERS,
+    services,
+    demoAlert,
+  });
   res.writeHead(200, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',

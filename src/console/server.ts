@@ -6,8 +6,9 @@ import type { Config } from '../config/load.ts';
 import type { AnyStep, HttpRoute, SlackApp } from '../slack/app.ts';
 import type { InFlightWork } from '../slack/in-flight.ts';
 import { type Log, silentLog } from '../slack/logger.ts';
-import { type ConsoleActions, startConsoleBot } from './bot.ts';
+import { type ConsoleActions, type ConsoleAlerts, startConsoleBot } from './bot.ts';
 import { signedDelivery } from './deliver.ts';
+import { demoAlertSender } from './demo/demo-alert.ts';
 import { createFeed } from './feed.ts';
 import { isWildcard, listenOn } from './listen.ts';
 import { createResponseUrls } from './response-urls.ts';
@@ -47,6 +48,11 @@ export interface ConsoleOptions {
   readonly demo: false | { readonly recordedAt: Date };
   /** Remediation (the `aegis_action:*` buttons); absent, the buttons answer that nothing handles them. */
   readonly actions?: ConsoleActions;
+  /**
+   * Incidents from alerts: POST /alertmanager on the console's port (with config.alerts as configured;
+   * without, a demo control sends a recorded notification through it), silences and the alert metric.
+   */
+  readonly alerts?: ConsoleAlerts;
   /** More listeners on the Bolt app (e.g. paging), registered after the built-in ones. */
   readonly registerExtras?: (app: App, ctx: { readonly slack: SlackApp; readonly botToken: string }) => void;
 }
@@ -72,9 +78,10 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     // "you" is in every group the configuration names: the console is one person's.
     usergroups: consoleUsergroups(opts.config),
   });
-  const { slack, eventsUrl, reminders } = await startConsoleBot({
+  const { slack, eventsUrl, reminders, alertRoutes, demoAlertsToken } = await startConsoleBot({
     config: opts.config,
     sources: opts.sources,
+    ...(opts.alerts ? { alerts: opts.alerts } : {}),
     ...(opts.steps ? { steps: opts.steps } : {}),
     ...(opts.actions ? { actions: opts.actions } : {}),
     ...(opts.registerExtras ? { registerExtras: opts.registerExtras } : {}),
@@ -93,9 +100,11 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
 
   const host = opts.host ?? '127.0.0.1';
   let own: ReadonlySet<string> = new Set();
+  let selfUrl = '';
   const server = createServer(
     consoleRequestHandler({
-      routes: opts.routes ?? [],
+      routes: [...(opts.routes ?? []), ...alertRoutes],
+      ...(demoAlertsToken ? { demoAlert: demoAlertSender(() => selfUrl, demoAlertsToken) } : {}),
       wildcard: isWildcard(host),
       isOwn: (hostPort) => own.has(hostPort),
       demo: opts.demo,
@@ -111,6 +120,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
   });
   own = listening.own;
   const url = listening.url;
+  selfUrl = url;
   log.info({ url, demo: Boolean(opts.demo) }, 'local console listening');
 
   let closed = false;

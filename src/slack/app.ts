@@ -1,8 +1,11 @@
-import { App, type Receiver, SocketModeReceiver, type webApi } from '@slack/bolt';
+import { App, type Receiver, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Config, Secrets } from '../config/load.ts';
+import type { ServiceConfig } from '../config/schema.ts';
 import { AppError } from '../domain/errors.ts';
+import type { StepResult } from '../domain/finding.ts';
 import { STEPS } from '../steps/registry.ts';
 import { createAckGate } from './ack-gate.ts';
+import { runStepInThread } from './commands/alert-run.ts';
 import type { ActionCommandWiring, AnyStep, RunStep } from './commands/deps.ts';
 import { registerAegisCommand } from './commands/register.ts';
 import { registerStepButtons } from './commands/step-buttons.ts';
@@ -65,6 +68,21 @@ export interface SlackApp {
   stop(): Promise<void>;
   /** stop(), then wait up to drainMs for work in flight; returns what had to be interrupted. */
   shutdown(drainMs: number): Promise<InFlightWork[]>;
+  /** A Web API client holding the bot token, for work no request started (alerts). */
+  readonly botClient: webApi.WebClient;
+  /**
+   * Runs a step in an existing thread as if typed there (incident threads of alerts), tracked by the
+   * in-flight tracker; answers the result, or undefined when it failed (said in the thread).
+   */
+  runStepInThread(
+    thread: { readonly channel: string; readonly ts: string },
+    run: {
+      readonly step: AnyStep;
+      readonly args: unknown;
+      readonly service: ServiceConfig;
+      readonly text: string;
+    },
+  ): Promise<StepResult | undefined>;
 }
 
 /** Default Web API retries: a few, quickly, so that shutdown is not held for Slack's 30-minute policy. */
@@ -177,9 +195,21 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     }
   };
 
+  const botClient = new webApi.WebClient(botToken, { ...clientOptions, logger: boltLogger(log) });
   return {
     app,
     inFlight,
+    botClient,
+    runStepInThread(thread, run) {
+      const abort = new AbortController();
+      const job = runStepInThread(commandDeps, botClient, thread, run, abort.signal);
+      inFlight.track(
+        job.then(() => undefined),
+        `/aegis ${run.text} for an alert (channel ${thread.channel}, thread ${thread.ts})`,
+        abort,
+      );
+      return job;
+    },
     async start() {
       await app.start();
       void learnIdentity();

@@ -1,5 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import type { ServiceConfig } from '../../config/schema.ts';
+import type { StepResult } from '../../domain/finding.ts';
 import type { PartUpdate } from '../../steps/step.ts';
 import { slackPlatformError } from '../errors.ts';
 import type { RenderedMessage, RenderedReport } from '../renderer.ts';
@@ -33,9 +34,10 @@ export interface Root {
 /**
  * Posts the root message of the incident thread at once, updates it as parts complete, then replaces it
  * with the report and uploads the report's files into the thread. Never rejects: every failure goes
- * through the one error path to the user (in the root, or ephemeral when there is no root yet).
+ * through the one error path to the user (in the root, or ephemeral when there is no root yet). Answers
+ * the step's result, or undefined when it failed.
  */
-export async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
+export async function runInThread(deps: CommandDeps, job: Job): Promise<StepResult | undefined> {
   const { renderer, log } = deps;
   const { step, service, origin, client } = job;
   const context = logContext(origin);
@@ -124,12 +126,14 @@ export async function runInThread(deps: CommandDeps, job: Job): Promise<void> {
         client,
       });
     }
+    return result;
   } catch (error) {
     try {
       await reportFailure(deps, job, error, root, channel);
     } catch (reportError) {
       log.error({ ...context, err: reportError, cause: error }, 'could not report a failure to the user');
     }
+    return undefined;
   }
 }
 
