@@ -8,6 +8,7 @@ import type { Checkable, CheckResult } from './domain/ports.ts';
 import { POOL_SIZE_KEY } from './domain/proposals.ts';
 import type { Logger } from './ops/logger.ts';
 import { createSlackCheck } from './slack/check.ts';
+import { AlertmanagerSource, alertmanagerAuthFromEnv } from './sources/alertmanager.ts';
 import { HttpProbe } from './sources/http-probe.ts';
 import { KubernetesSource, loadKubeConfig } from './sources/kubernetes.ts';
 import { KubernetesActions } from './sources/kubernetes-actions.ts';
@@ -188,6 +189,20 @@ export async function buildRuntime(config: Config, deps: { readonly logger: Logg
       await Promise.allSettled(databases.map((d) => d.close()));
     },
   };
+}
+
+/**
+ * Alertmanager's API v2 for silences from Slack, when `alertmanager.url` is configured. Throws
+ * AppError('config') when a credential variable it names is not set.
+ */
+export function alertmanagerFrom(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): AlertmanagerSource | undefined {
+  const am = config.alertmanager;
+  if (!am) return undefined;
+  const auth = alertmanagerAuthFromEnv(am, env);
+  return new AlertmanagerSource({ url: am.url, timeoutMs: am.timeout, ...(auth ? { auth } : {}) });
 }
 
 /** Runs a step with the runtime's sources: what Slack, the console and the CLI all call. */

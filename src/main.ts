@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { prometheusMetricFor } from './actions/metric-probe.ts';
-import { buildRuntime, type Runtime, stepContext } from './compose.ts';
+import { alertmanagerFrom, buildRuntime, type Runtime, stepContext } from './compose.ts';
 import { type Config, ConfigError, configPath, loadConfig } from './config/load.ts';
 import type { ServiceConfig } from './config/schema.ts';
 import { demoConfig } from './console/demo/demo-config.ts';
@@ -108,6 +108,7 @@ async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runSte
     probes: [(signal) => store.check(signal)],
   });
   // incidents from alerts: POST /alertmanager on the same port, threads, silences
+  const silences = alertmanagerFrom(config);
   const alerts = alertsWiring({
     config,
     store,
@@ -115,6 +116,7 @@ async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runSte
     log: w.logger,
     owner: process.env.POD_NAME || hostname(),
     metrics: prometheusMetricHistory((s) => runtime.sources.prometheus?.(s)),
+    ...(silences ? { silences } : {}),
   });
   const slack = createSlackApp({
     config,
@@ -188,12 +190,17 @@ async function startLocal(fileConfig: Config | undefined, w: Wiring): Promise<vo
   if (fileConfig && runtime?.live) {
     const config = fileConfig;
     const actionDbs = actionDatabases(config);
+    const silences = alertmanagerFrom(config);
     handle = await startConsole({
       ...common,
       config,
       sources: runtime.sources,
       port: config.slack.port,
       demo: false,
+      alerts: {
+        ...(silences ? { silences } : {}),
+        metrics: prometheusMetricHistory((s) => runtime.sources.prometheus?.(s)),
+      },
       actions: {
         ...(runtime.sources.kubernetes
           ? {

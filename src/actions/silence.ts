@@ -118,7 +118,7 @@ export function silenceHandler(
         from: 'none',
         to: `until ${endsAt.toISOString()}`,
         async apply() {
-          const { silenceId } = await client.createSilence({
+          const silenceId = await client.createSilence({
             matchers,
             startsAt,
             endsAt,

@@ -260,6 +260,9 @@ const alertmanagerSchema = z
     /** Alertmanager's base URL, e.g. http://alertmanager.monitoring:9093: silences go to its API v2. */
     url: httpUrl,
     timeout: duration.default(5000),
+    /** Credentials Alertmanager (or a proxy in front of it) wants, from the environment: one or none. */
+    bearer_token_env: envName.optional(),
+    basic_auth: z.strictObject({ username_env: envName, password_env: envName }).optional(),
     /** The choices of the root message's "Silence" button; the first is the button itself. */
     silence_durations: z
       .array(duration)

@@ -1,5 +1,6 @@
 import type { ServiceConfig } from '../config/schema.ts';
 import type { StepResult } from '../domain/finding.ts';
+import type { NewSilence } from '../sources/alertmanager.ts';
 import type { IncidentView, ResolvedMetric } from './model.ts';
 import type { RoutedStep } from './routing.ts';
 
@@ -37,25 +38,15 @@ export interface IncidentChat {
   postNote(thread: ThreadRef, text: string): Promise<void>;
 }
 
-/** An Alertmanager matcher (API v2). */
-export interface SilenceMatcher {
-  readonly name: string;
-  readonly value: string;
-  readonly isRegex: boolean;
-  readonly isEqual: boolean;
-}
+export type { NewSilence, SilenceMatcher } from '../sources/alertmanager.ts';
 
-export interface NewSilence {
-  readonly matchers: readonly SilenceMatcher[];
-  readonly startsAt: Date;
-  readonly endsAt: Date;
-  readonly createdBy: string;
-  readonly comment: string;
-}
-
-/** Alertmanager's silences (API v2). Failures are AppErrors naming Alertmanager (SourceError). */
+/**
+ * Alertmanager's silences (API v2): sources/alertmanager.ts (AlertmanagerSource) is the implementation.
+ * Failures are AppErrors naming Alertmanager (SourceError).
+ */
 export interface SilenceClient {
-  createSilence(silence: NewSilence): Promise<{ readonly silenceId: string }>;
+  /** Answers the new silence's ID. */
+  createSilence(silence: NewSilence): Promise<string>;
   expireSilence(silenceId: string): Promise<void>;
 }
 

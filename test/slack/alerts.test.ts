@@ -21,7 +21,7 @@ function fakeSilences(): SilenceClient & { created: NewSilence[]; expired: strin
     expired,
     async createSilence(s) {
       created.push(s);
-      return { silenceId: `silence-${created.length}` };
+      return `silence-${created.length}`;
     },
     async expireSilence(id) {
       expired.push(id);
