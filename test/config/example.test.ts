@@ -5,6 +5,9 @@ import { isMap, isSeq, type Node, parseDocument } from 'yaml';
 import { loadConfig, parseConfig } from '../../src/config/load.ts';
 import { RUNBOOK_ESCALATION_RULES } from '../../src/domain/escalation.ts';
 import { RUNBOOK_BASELINES } from '../../src/domain/thresholds.ts';
+import { createAlertRouter } from '../../src/incidents/routing.ts';
+import type { AlertNotification } from '../../src/incidents/webhook-schema.ts';
+import { STEPS } from '../../src/steps/registry.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../aegis.example.yml', import.meta.url));
 const ENV = {
@@ -13,6 +16,7 @@ const ENV = {
   AEGIS_STORE_DATABASE_URL: 'postgres://aegis_bot:pw@store.internal:5432/aegis_bot',
   REDIS_URL: 'redis://:pw@redis:6379/0',
   PAGERDUTY_ROUTING_KEY: 'R0UT1NGKEY',
+  ALERTMANAGER_WEBHOOK_TOKEN: 'webhook-token',
 };
 
 describe('aegis.example.yml', () => {
@@ -58,6 +62,7 @@ describe('aegis.example.yml', () => {
       'scale',
       'set_memory_limit',
       'set_pool_size',
+      'silence',
       'terminate_session',
       'vacuum_analyze',
     ]);
@@ -66,6 +71,38 @@ describe('aegis.example.yml', () => {
     }
     expect(config.authorization.scale?.users).toContain('U0123ALICE');
     expect(config.authorization.scale?.groups).toContain('S0123ONCALL');
+  });
+
+  it("routes the runbook's alerts (high P99, error rate, CPU, memory, slow query) to their steps", () => {
+    const router = createAlertRouter(config, STEPS);
+    const routed = (alertname: string) => {
+      const labels = { alertname, service: 'aegis-api' };
+      const n = { groupLabels: labels, commonLabels: labels } as unknown as AlertNotification;
+      return router.route(n).steps.map((s) => s.text);
+    };
+    expect(routed('AegisApiP99LatencySustained')).toEqual(['latency']);
+    expect(routed('AegisApiErrorRateHigh')).toEqual(['latency']);
+    expect(routed('AegisApiCpuHigh')).toEqual(['latency', 'cpu']);
+    expect(routed('AegisApiMemoryHigh')).toEqual(['heap']);
+    expect(routed('AegisApiDbQueryLong')).toEqual(['db']);
+    expect(routed('SomethingElse')).toEqual(['latency']);
+    expect(config.alertmanager?.silence_durations).toEqual([3_600_000, 4 * 3_600_000, 24 * 3_600_000]);
+  });
+
+  it('names only alerts the shipped rules define', () => {
+    const rules = readFileSync(
+      fileURLToPath(new URL('../../deploy/alerts/aegis-rules.yml', import.meta.url)),
+      'utf8',
+    );
+    for (const name of [
+      'AegisApiP99LatencySustained',
+      'AegisApiErrorRateHigh',
+      'AegisApiCpuHigh',
+      'AegisApiMemoryHigh',
+    ]) {
+      expect(rules).toContain(`alert: ${name}`);
+    }
+    expect(rules).toMatch(/alert: AegisApiDbQuery/);
   });
 
   it('holds no secret: only the names of the variables that carry them', () => {
