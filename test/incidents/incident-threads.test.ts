@@ -140,6 +140,16 @@ describe('one incident thread per Alertmanager group', () => {
     expect(reads[0]?.from.getTime()).toBeLessThan(new Date('2026-01-05T10:00:00Z').getTime());
   });
 
+  it('posts one resolved update when the HA pair sends the resolution twice at once', async () => {
+    const { chat, deliver } = bot(new MemoryStore());
+    await deliver(notification());
+    const resolved = notification([
+      { fingerprint: 'a1b2c3d4e5f60708', status: 'resolved', endsAt: '2026-01-05T10:20:00Z' },
+    ]);
+    await Promise.all([deliver(resolved), deliver(structuredClone(resolved))]);
+    expect(chat.calls.filter((c) => c.kind === 'postResolved')).toHaveLength(1);
+  });
+
   it('posts nothing for a resolved group it never saw firing', async () => {
     const { chat, deliver } = bot(new MemoryStore());
     await deliver(notification([{ fingerprint: 'f1', status: 'resolved', endsAt: '2026-01-05T10:20:00Z' }]));

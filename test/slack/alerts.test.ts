@@ -6,7 +6,15 @@ import { MemoryStore } from '../../src/store/memory-store.ts';
 import { notification } from '../incidents/fixtures.ts';
 import { ALERTS_YAML, alertsConfig, WEBHOOK_TOKEN } from '../incidents/support.ts';
 import { blockActionsBody, buttonsOf, postInteraction } from '../support/block-actions.ts';
-import { fakeStep, recordingLog, settle, startTestBot, type TestBot, visibleText } from '../support/slack.ts';
+import {
+  fakeResult,
+  fakeStep,
+  recordingLog,
+  settle,
+  startTestBot,
+  type TestBot,
+  visibleText,
+} from '../support/slack.ts';
 
 const config = alertsConfig(`${ALERTS_YAML}
 authorization:
@@ -46,7 +54,33 @@ beforeEach(async () => {
   emulator.reset();
   store = new MemoryStore();
   silences = fakeSilences();
-  const steps = [fakeStep({ name: 'latency' }), fakeStep({ name: 'cpu' }), fakeStep({ name: 'db' })];
+  let cpuRuns = 0;
+  const cpu = fakeStep({
+    name: 'cpu',
+    run: async (ctx) => {
+      cpuRuns += 1;
+      return fakeResult('cpu', ctx.service.name, {
+        findings: [
+          {
+            id: 'cpu.top',
+            severity: 'warning',
+            title: 'Top functions',
+            summary: 'regexp.Compile leads',
+            evidence: [
+              {
+                type: 'table',
+                title: 'Top functions by CPU',
+                columns: ['flat%', 'function'],
+                rows: [[cpuRuns === 1 ? '41%' : '3%', 'regexp.Compile']],
+              },
+            ],
+            links: [],
+          },
+        ],
+      });
+    },
+  });
+  const steps = [fakeStep({ name: 'latency' }), cpu, fakeStep({ name: 'db' })];
   const wiring = alertsWiring({ config, store, steps, log: recordingLog(), owner: 'test', silences });
   bot = await startTestBot(emulator, { config, steps, routes: wiring?.routes ?? [] });
   attached = wiring?.attach(bot.slack, { botToken: 'xoxb-0000000000-emulated-bot-token' });
@@ -66,6 +100,30 @@ const send = async (body: unknown) => {
 };
 const roots = () => emulator.messages.inChannel('C0INCIDENT').filter((m) => !m.threadTs);
 const replies = (ts: string) => emulator.messages.thread('C0INCIDENT', ts).filter((m) => m.ts !== ts);
+
+describe('onset evidence of a profile step, in Slack', () => {
+  it('keeps the CPU profile taken as the alert arrived, and compares it with one taken on the click', async () => {
+    const alert = notification([{ fingerprint: 'c1', labels: { alertname: 'AegisHighCPU' } }], {
+      groupKey: 'cpu-group',
+      groupLabels: { alertname: 'AegisHighCPU' },
+      commonLabels: { alertname: 'AegisHighCPU', service: 'aegis-api', severity: 'critical' },
+    });
+    await send(alert);
+    const root = roots()[0];
+    if (!root) throw new Error('no root');
+    const kept = replies(root.ts).find((m) => m.text.startsWith('Onset evidence kept: cpu'));
+    const compare = kept && buttonsOf(kept).find((b) => b.text.text === 'Compare with onset');
+    if (!kept || !compare) throw new Error('no Compare with onset button');
+    expect((await store.alertIncident('cpu-group'))?.onset.map((o) => o.table.rows)).toEqual([
+      [['41%', 'regexp.Compile']],
+    ]);
+    await postInteraction(bot.eventsUrl, blockActionsBody({ user: 'U0BOB', message: kept, button: compare }));
+    await settle(bot);
+    const comparison = replies(root.ts).find((m) => m.text === 'cpu profile: onset and now');
+    const shown = visibleText(comparison ?? {});
+    expect(shown).toMatch(/At onset[^]*41%\s+regexp\.Compile[^]*Now[^]*3%\s+regexp\.Compile/);
+  });
+});
 
 describe('incident threads from Alertmanager, in Slack', () => {
   it('posts one root in the incident channel and runs the routed step in its thread, as typed there', async () => {
