@@ -121,7 +121,7 @@ describe('onset evidence of a profile step, in Slack', () => {
     await settle(bot);
     const comparison = replies(root.ts).find((m) => m.text === 'cpu profile: onset and now');
     const shown = visibleText(comparison ?? {});
-    expect(shown).toMatch(/At onset[^]*41%\s+regexp\.Compile[^]*Now[^]*3%\s+regexp\.Compile/);
+    expect(shown).toMatch(/At onset[\s\S]*41%\s+regexp\.Compile[\s\S]*Now[\s\S]*3%\s+regexp\.Compile/);
   });
 });
 

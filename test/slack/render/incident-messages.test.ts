@@ -117,7 +117,7 @@ describe('the resolved update and the onset comparison', () => {
       actor: 'U0ALICE',
     });
     expect(visibleText(both)).toMatch(
-      /At onset \(2026-01-05T10:00:00\.000Z\)[^]*Now \(2026-01-05T11:00:00\.000Z\)/,
+      /At onset \(2026-01-05T10:00:00\.000Z\)[\s\S]*Now \(2026-01-05T11:00:00\.000Z\)/,
     );
     const none = renderOnsetComparison({ onset, now: undefined, actor: 'U0ALICE' });
     expect(visibleText(none)).toContain('the capture gave no table');
