@@ -1,10 +1,10 @@
 import type { ServiceConfig } from '../config/schema.ts';
-import { formatDuration } from '../domain/duration.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
 import { silenceMatchersOf } from '../incidents/model.ts';
 import type { SilenceClient, SilenceMatcher } from '../incidents/ports.ts';
 import type { AlertNotification } from '../incidents/webhook-schema.ts';
+import { formatDuration } from '../lib/format.ts';
 import type { AlertIncident } from '../store/types.ts';
 import { ConflictError } from './errors.ts';
 import type { ActionDeps, ActionHandler, PreparedChange } from './types.ts';
@@ -47,7 +47,7 @@ function durationOf(p: Proposal, deps: Pick<ActionDeps, 'config'>): number {
   if (typeof ms !== 'number' || !allowed.includes(ms)) {
     throw new AppError(
       'out_of_range',
-      `a silence lasts one of the configured durations (${allowed.map(formatDuration).join(', ') || 'none'}), not ${String(ms)}`,
+      `a silence lasts one of the configured durations (${allowed.map((d) => formatDuration(d)).join(', ') || 'none'}), not ${String(ms)}`,
     );
   }
   return ms;

@@ -1,4 +1,4 @@
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../lib/format.ts';
 import type { ParamValue, Proposal } from './finding.ts';
 
 /**

@@ -1,6 +1,7 @@
-import { humanDuration } from '../../domain/duration.ts';
 import type { Proposal } from '../../domain/finding.ts';
 import type { IncidentView, ResolvedMetric } from '../../incidents/model.ts';
+import { humanDuration } from '../../lib/format.ts';
+import { alignTable } from '../../lib/text-table.ts';
 import type { OnsetEvidence } from '../../store/types.ts';
 import { slackDate, userMention } from './action-messages.ts';
 import type { ActionsBlock, Block, Button, RenderedMessage } from './blocks.ts';
@@ -8,7 +9,6 @@ import { context, header, plain, section } from './blocks.ts';
 import { proposalButton } from './buttons.ts';
 import { SLACK_LIMITS } from './limits.ts';
 import { escapeCode, escapeMrkdwn, link, oneLine, truncateMrkdwn, truncatePlain } from './mrkdwn.ts';
-import { alignTable } from './table-text.ts';
 
 /**
  * The messages of an incident thread started by an alert: its root (updated in place as the group
