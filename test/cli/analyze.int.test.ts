@@ -5,12 +5,17 @@ import { analyzeFile } from '../../src/cli/analyze.ts';
 import { buildFlameTree, renderFlameGraphSvg } from '../../src/lib/charts/flamegraph.ts';
 import { decodeProfile } from '../../src/lib/pprof/decode.ts';
 import { analyzeProfile, topReport } from '../../src/lib/pprof/top.ts';
-import { type GeneratedProfiles, generateProfiles, goToolPprofTop } from '../steps/profiling/go-pprof.ts';
+import {
+  GENERATE_TIMEOUT_MS,
+  type GeneratedProfiles,
+  generateProfiles,
+  goToolPprofTop,
+} from '../steps/profiling/go-pprof.ts';
 
 let gen: GeneratedProfiles;
 beforeAll(async () => {
-  gen = await generateProfiles({ cpu: '1s' });
-}, 60_000);
+  gen = await generateProfiles({ cpu: '2s' });
+}, GENERATE_TIMEOUT_MS);
 afterAll(async () => {
   await gen?.cleanup();
 });

@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeProfile, decodeProfileProto, ProfileDecodeError } from '../../../src/lib/pprof/decode.ts';
 import { encodeProfile, type ProfileSpec } from '../../../src/lib/pprof/encode.ts';
 import { analyzeProfile, topReport } from '../../../src/lib/pprof/top.ts';
-import { type GeneratedProfiles, generateProfiles, goToolPprofTop } from '../../steps/profiling/go-pprof.ts';
+import {
+  GENERATE_TIMEOUT_MS,
+  type GeneratedProfiles,
+  generateProfiles,
+  goToolPprofTop,
+} from '../../steps/profiling/go-pprof.ts';
 
 let gen: GeneratedProfiles;
 let tmp: string;
@@ -17,7 +22,7 @@ beforeAll(async () => {
     generateProfiles({ cpu: '1s' }),
     mkdtemp(path.join(os.tmpdir(), 'aegis-decode-')),
   ]);
-}, 60_000);
+}, GENERATE_TIMEOUT_MS);
 afterAll(async () => {
   await gen?.cleanup();
   if (tmp) await rm(tmp, { recursive: true, force: true });

@@ -7,12 +7,16 @@ import {
   mutexDelta,
   mutexSites,
 } from '../../../src/steps/profiling/goroutine-detectors.ts';
-import { type GeneratedProfiles, generateProfiles } from '../../steps/profiling/go-pprof.ts';
+import {
+  GENERATE_TIMEOUT_MS,
+  type GeneratedProfiles,
+  generateProfiles,
+} from '../../steps/profiling/go-pprof.ts';
 
 let gen: GeneratedProfiles;
 beforeAll(async () => {
   gen = await generateProfiles({ cpu: '1s', leaks: 60 });
-}, 60_000);
+}, GENERATE_TIMEOUT_MS);
 afterAll(async () => {
   await gen?.cleanup();
 });

@@ -9,6 +9,7 @@ import {
   topReport,
 } from '../../../src/lib/pprof/top.ts';
 import {
+  GENERATE_TIMEOUT_MS,
   type GeneratedProfiles,
   generateProfiles,
   goToolPprof,
@@ -30,7 +31,7 @@ async function load(file: string) {
 
 beforeAll(async () => {
   gen = await generateProfiles({ cpu: '2s' });
-}, 60_000);
+}, GENERATE_TIMEOUT_MS);
 afterAll(async () => {
   await gen?.cleanup();
 });

@@ -17,13 +17,13 @@ import { CPU_STEP, cpuStep, type ProfilingSources } from '../../../src/steps/pro
 import { goroutinesStep } from '../../../src/steps/profiling/goroutines.ts';
 import { HEAP_STEP } from '../../../src/steps/profiling/heap.ts';
 import { BACKTRACKING_BOMB, manyLongNamesSpec } from '../../lib/pprof/long-names.ts';
-import { type GeneratedProfiles, generateProfiles } from './go-pprof.ts';
+import { GENERATE_TIMEOUT_MS, type GeneratedProfiles, generateProfiles } from './go-pprof.ts';
 import { profilingConfig, stepContext } from './support.ts';
 
 let gen: GeneratedProfiles;
 beforeAll(async () => {
-  gen = await generateProfiles({ cpu: '1s', leaks: 120 });
-}, 60_000);
+  gen = await generateProfiles({ cpu: '2s', leaks: 120 });
+}, GENERATE_TIMEOUT_MS);
 afterAll(async () => {
   await gen?.cleanup();
 });
