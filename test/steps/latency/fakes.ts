@@ -234,10 +234,24 @@ export function kubeConfigFor(server: string): KubeConfig {
 // ---------------------------------------------------------------------------------------------
 // config and context
 
-export function testConfig(prometheusUrl: string | undefined, extra = ''): Config {
-  const prom = prometheusUrl ? `    prometheus:\n      url: "${prometheusUrl}"\n      timeout: 1s\n` : '';
+/**
+ * The deadline of a source that answers: generous, because on a loaded machine (several test runs
+ * on 2 cores) a loopback answer can take seconds, and no test here is about speed.
+ */
+export const ANSWER_TIMEOUT_MS = 30_000;
+/** The deadline of a source a test makes hang: the test waits it out, so it is short. */
+export const HANG_TIMEOUT_MS = 1000;
+
+export function testConfig(
+  prometheusUrl: string | undefined,
+  extra = '',
+  prometheusTimeoutMs = ANSWER_TIMEOUT_MS,
+): Config {
+  const prom = prometheusUrl
+    ? `    prometheus:\n      url: "${prometheusUrl}"\n      timeout: ${prometheusTimeoutMs}ms\n`
+    : '';
   return parseConfig(
-    `services:\n  - name: aegis-api\n    deployment: aegis-api\n    pod_selector: app=aegis-api\n${prom}kubernetes:\n  timeout: 1s\n${extra}`,
+    `services:\n  - name: aegis-api\n    deployment: aegis-api\n    pod_selector: app=aegis-api\n${prom}kubernetes:\n  timeout: ${ANSWER_TIMEOUT_MS}ms\n${extra}`,
     'test.yml',
     {},
   );
