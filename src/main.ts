@@ -126,6 +126,7 @@ async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runSte
     routes: [...routes, ...(alerts?.routes ?? [])],
     steps: STEPS,
     actionCommands: remedy.actionCommands,
+    metrics: w.metrics,
   });
   const botToken = config.secrets.slackBotToken as string;
   const attachedAlerts = alerts?.attach(slack, { botToken });
@@ -184,7 +185,7 @@ function actionDatabases(config: Config): {
 async function startLocal(fileConfig: Config | undefined, w: Wiring): Promise<void> {
   const runtime = fileConfig ? await buildRuntime(fileConfig, { logger: w.logger }) : undefined;
   const host = process.env.AEGIS_CONSOLE_HOST || '127.0.0.1';
-  const common = { logger: w.logger, routes: w.routes, host, steps: STEPS };
+  const common = { logger: w.logger, routes: w.routes, host, steps: STEPS, metrics: w.metrics };
   let handle: ConsoleHandle;
   const closers: Closer[] = [];
   if (fileConfig && runtime?.live) {

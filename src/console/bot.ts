@@ -16,6 +16,7 @@ import {
   SLACK_EVENTS_PATH,
   type SlackApp,
 } from '../slack/app.ts';
+import type { CommandMeter } from '../slack/commands/outcome.ts';
 import type { FollowSettings } from '../slack/interactions.ts';
 import type { Log } from '../slack/logger.ts';
 import { remediation } from '../slack/remediation.ts';
@@ -45,6 +46,7 @@ export interface ConsoleBotOptions {
   readonly registerExtras?: (app: App, ctx: { readonly slack: SlackApp; readonly botToken: string }) => void;
   /** Alertmanager's silences and the alert metric, for incidents from alerts. */
   readonly alerts?: ConsoleAlerts;
+  readonly metrics?: CommandMeter;
   readonly emulator: SlackApiEmulator;
   /** The signing secret the console signs what it forwards with. */
   readonly secret: string;
@@ -120,6 +122,7 @@ export async function startConsoleBot(opts: ConsoleBotOptions): Promise<ConsoleB
     logger: log,
     ...(opts.steps ? { steps: opts.steps } : {}),
     ...(remedy ? { actionCommands: remedy.actionCommands } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     listen: { host: '127.0.0.1', port: 0 },
     clientOptions: {
       slackApiUrl: `${emulator.url}/api/`,

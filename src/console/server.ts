@@ -4,6 +4,7 @@ import type { App } from '@slack/bolt';
 import type { AllSources } from '../compose.ts';
 import type { Config } from '../config/load.ts';
 import type { AnyStep, HttpRoute, SlackApp } from '../slack/app.ts';
+import type { CommandMeter } from '../slack/commands/outcome.ts';
 import type { InFlightWork } from '../slack/in-flight.ts';
 import { type Log, silentLog } from '../slack/logger.ts';
 import { type ConsoleActions, type ConsoleAlerts, startConsoleBot } from './bot.ts';
@@ -55,6 +56,8 @@ export interface ConsoleOptions {
   readonly alerts?: ConsoleAlerts;
   /** More listeners on the Bolt app (e.g. paging), registered after the built-in ones. */
   readonly registerExtras?: (app: App, ctx: { readonly slack: SlackApp; readonly botToken: string }) => void;
+  /** Commands and acks counted for /metrics (ops/metrics.ts). */
+  readonly metrics?: CommandMeter;
 }
 
 export interface ConsoleHandle {
@@ -85,6 +88,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     ...(opts.steps ? { steps: opts.steps } : {}),
     ...(opts.actions ? { actions: opts.actions } : {}),
     ...(opts.registerExtras ? { registerExtras: opts.registerExtras } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     emulator,
     secret,
     log,

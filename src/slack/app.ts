@@ -7,6 +7,7 @@ import { STEPS } from '../steps/registry.ts';
 import { createAckGate } from './ack-gate.ts';
 import { runStepInThread } from './commands/alert-run.ts';
 import type { ActionCommandWiring, AnyStep, RunStep } from './commands/deps.ts';
+import { type CommandMeter, commandLabel } from './commands/outcome.ts';
 import { registerAegisCommand } from './commands/register.ts';
 import { registerStepButtons } from './commands/step-buttons.ts';
 import { createInFlightTracker, type InFlightTracker, type InFlightWork } from './in-flight.ts';
@@ -57,6 +58,8 @@ export interface SlackAppOptions {
   readonly actionCommands?: ActionCommandWiring;
   /** The "ref" of internal errors (tests). */
   readonly newRef?: () => string;
+  /** aegis_commands_total and aegis_ack_latency_seconds (ops/metrics.ts's Metrics). */
+  readonly metrics?: CommandMeter;
 }
 
 export interface SlackApp {
@@ -113,6 +116,13 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
   };
 
   const ackGate = createAckGate();
+  const steps = opts.steps ?? STEPS;
+  const known = [
+    'help',
+    ...steps.map((s) => s.name),
+    ...(opts.actionCommands?.definitions ?? []).map((a) => a.name),
+  ];
+  const metrics = opts.metrics;
   let receiver: Receiver;
   let httpReceiver: VerifyingReceiver | undefined;
   if (config.slack.mode === 'http') {
@@ -127,6 +137,9 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
       log,
       ackGate,
       ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+      ...(metrics
+        ? { onAck: (seconds: number, body: Buffer) => metrics.observeAck(seconds, ackLabel(body, known)) }
+        : {}),
     });
     receiver = httpReceiver;
   } else {
@@ -157,7 +170,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
 
   const commandDeps = {
     config,
-    steps: opts.steps ?? STEPS,
+    steps,
     renderer: opts.renderer,
     runStep: opts.runStep,
     log,
@@ -166,6 +179,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     ...(opts.newRef ? { newRef: opts.newRef } : {}),
     botMention: () => `@${botName ?? 'aegis'}`,
     ...(opts.actionCommands ? { actionCommands: opts.actionCommands } : {}),
+    ...(metrics ? { meter: metrics } : {}),
   };
   registerAegisCommand(app, commandDeps);
   registerStepButtons(app, commandDeps);
@@ -231,4 +245,11 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
       return interrupted;
     },
   };
+}
+
+/** The aegis_ack_latency_seconds{command} label: the subcommand of a slash command, or "interaction". */
+function ackLabel(body: Buffer, known: readonly string[]): string {
+  const form = new URLSearchParams(body.toString('utf8'));
+  if (form.has('payload')) return 'interaction';
+  return commandLabel(form.get('text') ?? '', known);
 }

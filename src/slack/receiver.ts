@@ -33,6 +33,8 @@ export interface VerifyingReceiverOptions {
   readonly nowMs?: () => number;
   /** Told of every Slack request until it is answered (work after acks waits for it). */
   readonly ackGate?: AckGate;
+  /** Told, once a verified request is acknowledged, how long that took from its receipt (seconds). */
+  readonly onAck?: (seconds: number, body: Buffer) => void;
 }
 
 export interface VerifyingReceiver extends Receiver {
@@ -60,6 +62,7 @@ export function createVerifyingReceiver(opts: VerifyingReceiverOptions): Verifyi
   let server: Server | undefined;
 
   const onSlackRequest = async (req: IncomingMessage, res: ServerResponse) => {
+    const receivedAt = process.hrtime.bigint();
     const body = await readBody(req, bodyLimit);
     if (body === 'too_large') {
       opts.log.warn({ limit: bodyLimit }, 'refused a Slack request: body too large');
@@ -84,6 +87,10 @@ export function createVerifyingReceiver(opts: VerifyingReceiverOptions): Verifyi
       opts.log.warn({ reason: outcome.reason, remote: req.socket.remoteAddress }, 'refused a Slack request');
       res.writeHead(401).end();
       return;
+    }
+    const onAck = opts.onAck;
+    if (onAck) {
+      res.once('finish', () => onAck(Number(process.hrtime.bigint() - receivedAt) / 1e9, body));
     }
     // Bolt reuses an already buffered body (BufferedIncomingMessage) instead of reading the stream again.
     Object.assign(req, { rawBody: body });

@@ -134,6 +134,21 @@ describe('/aegis scale and the other action subcommands', () => {
     expect(cluster.patches).toHaveLength(0);
   });
 
+  it('typed in a channel the bot is not in, tell the user to invite it, as the steps do, not "internal error"', async () => {
+    bot = await startBot();
+    await postSigned(
+      bot.eventsUrl,
+      slashCommandBody({ text: 'scale 5', channel_id: 'C0OUTSIDE', response_url: emulator.responseUrl() }),
+    );
+    await vi.waitFor(() => expect(emulator.responses).toHaveLength(1));
+    await settle(bot);
+    const shown = visibleText(emulator.responses[0]?.body as object);
+    expect(shown).not.toMatch(/internal error/);
+    expect(shown).toMatch(/I am not in <#C0OUTSIDE>.*\/invite @aegis.*\/aegis scale 5/s);
+    expect(bot.log.entries.filter((e) => e.level === 'error')).toHaveLength(0);
+    expect(cluster.patches).toHaveLength(0);
+  });
+
   it('answer malformed arguments with the subcommand usage in the acknowledgement', async () => {
     bot = await startBot();
     const shown = visibleText((await slash(bot, 'scale five')).json());

@@ -33,5 +33,12 @@ export function runStepInThread(
     respond: () => Promise.reject(new Error('no response_url: the step was started by an alert')),
     thread: { channel: thread.channel, ts: thread.ts },
   };
-  return runInThread(deps, { step: run.step, args: run.args, service: run.service, origin, client, signal });
+  return runInThread(deps, {
+    step: run.step,
+    args: run.args,
+    service: run.service,
+    origin,
+    client,
+    signal,
+  }).then((ran) => ran.result);
 }

@@ -9,6 +9,7 @@ import type { InFlightTracker } from '../in-flight.ts';
 import type { ActionCommandDefinition } from '../interactions.ts';
 import type { Log } from '../logger.ts';
 import type { Renderer } from '../renderer.ts';
+import type { CommandMeter } from './outcome.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see steps/registry.ts)
 export type AnyStep = StepDefinition<any, any>;
@@ -66,4 +67,6 @@ export interface CommandDeps {
   /** "@aegis" once auth.test answered: named in "invite me" hints. */
   readonly botMention: () => string;
   readonly actionCommands?: ActionCommandWiring;
+  /** Counts every command by name and outcome (aegis_commands_total). */
+  readonly meter?: CommandMeter;
 }

@@ -4,12 +4,15 @@ import { errorAnswer, message } from './answers.ts';
 import type { CommandDeps } from './deps.ts';
 import { incidentChannel, incidentThreadFor } from './incident-thread.ts';
 import type { Origin } from './origin.ts';
+import { type CommandOutcome, outcomeOf } from './outcome.ts';
 import { type ActionCommand, AEGIS_COMMAND } from './parse.ts';
+import { notInChannelAnswer } from './thread-failure.ts';
 
 /**
  * `/aegis scale 5`: reads the live state and posts the offer (what changes, from and to, with its
  * confirm-dialog button) in the channel, where anyone authorized can click it. Nothing changes here:
- * the click goes through actions/ like any other. Failures go to the user ephemerally.
+ * the click goes through actions/ like any other. Failures go to the user ephemerally (a channel the
+ * bot is not in gets the same "invite me" answer as a step). Resolves with how the command ended.
  */
 export async function offerAction(
   deps: CommandDeps,
@@ -17,7 +20,7 @@ export async function offerAction(
   command: SlashCommand,
   respond: RespondFn,
   client: webApi.WebClient,
-): Promise<void> {
+): Promise<CommandOutcome> {
   const context = {
     command: `${AEGIS_COMMAND} ${command.text}`.trim(),
     user: command.user_id,
@@ -30,11 +33,12 @@ export async function offerAction(
     channelName: command.channel_name,
     respond,
   };
+  let channel: string | undefined;
   try {
     if (!deps.actionCommands) throw new AppError('usage', 'actions are not available in this deployment');
     const actionDeps = deps.actionCommands.deps();
     const offer = await parsed.command.execute(parsed.args, { service: parsed.service, deps: actionDeps });
-    const channel = incidentChannel(origin, deps.config);
+    channel = incidentChannel(origin, deps.config);
     const threadTs = parsed.command.inThread
       ? await incidentThreadFor(actionDeps, client, channel, parsed, command)
       : undefined;
@@ -44,9 +48,13 @@ export async function offerAction(
       ...message(offer),
       unfurl_links: false,
     });
+    return 'ok';
   } catch (error) {
-    await respond(errorAnswer(deps, error, context)).catch((e: unknown) =>
+    const inviteMe = channel ? notInChannelAnswer(deps, error, channel, origin.text, 'the offer') : undefined;
+    if (inviteMe) deps.log.warn({ ...context, channel }, 'cannot post the offer in the channel');
+    await respond(inviteMe ?? errorAnswer(deps, error, context)).catch((e: unknown) =>
       deps.log.warn({ ...context, err: e }, 'could not answer an action command'),
     );
+    return outcomeOf(error);
   }
 }

@@ -6,6 +6,7 @@ import { STEP_ACTION_ID } from '../render/buttons.ts';
 import { errorAnswer } from './answers.ts';
 import type { CommandDeps } from './deps.ts';
 import type { Origin } from './origin.ts';
+import { outcomeOf } from './outcome.ts';
 import type { StepCommand } from './parse.ts';
 import { runInThread } from './thread.ts';
 
@@ -45,6 +46,7 @@ export function registerStepButtons(app: App, deps: CommandDeps): void {
         service: findService(deps.config, stepArgs?.service ?? service),
       };
     } catch (error) {
+      deps.meter?.recordCommand('unknown', outcomeOf(error));
       const answer = errorAnswer(deps, error, context);
       await respond({ ...answer, replace_original: false }).catch((e: unknown) =>
         deps.log.warn({ ...context, err: e }, 'could not answer a step button'),
@@ -62,7 +64,8 @@ export function registerStepButtons(app: App, deps: CommandDeps): void {
     const abort = new AbortController();
     const job = deps.ackGate
       .idle(100)
-      .then(() => runInThread(deps, { ...parsed, origin, client, signal: abort.signal }));
+      .then(() => runInThread(deps, { ...parsed, origin, client, signal: abort.signal }))
+      .then((ran) => deps.meter?.recordCommand(parsed.step.name, ran.outcome));
     deps.inFlight.track(
       job,
       `button ${origin.text} (user ${origin.userId}, channel ${origin.channelId})`,

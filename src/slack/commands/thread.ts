@@ -8,6 +8,7 @@ import { message } from './answers.ts';
 import type { AnyStep, CommandDeps } from './deps.ts';
 import { incidentChannel } from './incident-thread.ts';
 import { logContext, type Origin, tellUser } from './origin.ts';
+import type { CommandOutcome } from './outcome.ts';
 import { latestWins } from './queue.ts';
 import { reportFailure } from './thread-failure.ts';
 
@@ -34,10 +35,13 @@ export interface Root {
 /**
  * Posts the root message of the incident thread at once, updates it as parts complete, then replaces it
  * with the report and uploads the report's files into the thread. Never rejects: every failure goes
- * through the one error path to the user (in the root, or ephemeral when there is no root yet). Answers
- * the step's result, or undefined when it failed.
+ * through the one error path to the user (in the root, or ephemeral when there is no root yet).
+ * Answers how the command ended, and the step's result unless it failed.
  */
-export async function runInThread(deps: CommandDeps, job: Job): Promise<StepResult | undefined> {
+export async function runInThread(
+  deps: CommandDeps,
+  job: Job,
+): Promise<{ readonly outcome: CommandOutcome; readonly result?: StepResult }> {
   const { renderer, log } = deps;
   const { step, service, origin, client } = job;
   const context = logContext(origin);
@@ -126,14 +130,14 @@ export async function runInThread(deps: CommandDeps, job: Job): Promise<StepResu
         client,
       });
     }
-    return result;
+    return { outcome: 'ok', result };
   } catch (error) {
     try {
-      await reportFailure(deps, job, error, root, channel);
+      return { outcome: await reportFailure(deps, job, error, root, channel) };
     } catch (reportError) {
       log.error({ ...context, err: reportError, cause: error }, 'could not report a failure to the user');
+      return { outcome: 'internal_error' };
     }
-    return undefined;
   }
 }
 
