@@ -19,7 +19,7 @@ function databaseOf(service: ServiceConfig, deps: ActionDeps): DatabaseActions {
 
 /** Exact timestamps as the diagnosis recorded them: 2026-01-05T10:00:00.123456Z. */
 const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
-const backendParams = z.object({
+const backendParams = z.strictObject({
   pid: z
     .number()
     .int()
@@ -124,7 +124,7 @@ const identifier = z
   .min(1)
   .max(63)
   .refine((s) => !s.includes('\u0000'), 'no NUL');
-const vacuumParams = z.object({
+const vacuumParams = z.strictObject({
   schema: identifier.default('public'),
   table: identifier,
   database: z.string().optional(),

@@ -19,7 +19,7 @@ function clusterOf(deps: ActionDeps): ClusterActions {
   return deps.cluster;
 }
 
-const scaleParams = z.object({
+const scaleParams = z.strictObject({
   to: z.number().int(),
   from: z.number().int().min(0),
   namespace: z.string().optional(),
@@ -78,7 +78,7 @@ export const scaleHandler: ActionHandler = {
   },
 };
 
-const memoryParams = z.object({
+const memoryParams = z.strictObject({
   to: z.string().min(1).max(32),
   from: z.string().min(1).max(32),
   container: z.string().max(253).optional(),
@@ -201,7 +201,7 @@ function revertProposal(
   );
 }
 
-const poolParams = z.object({
+const poolParams = z.strictObject({
   to: z.number().int(),
   from: z.union([z.string().max(32), z.number()]),
   restart: z.boolean().optional(),

@@ -12,6 +12,7 @@ import {
   pageProposal,
 } from '../domain/proposals.ts';
 import type { IncidentThread } from '../store/types.ts';
+import { unknownParams } from './params.ts';
 import type { ActionDeps, ActionHandler, PreparedChange } from './types.ts';
 
 export type { PageEventAction, PageProposalInput, PageSeverity };
@@ -93,7 +94,19 @@ function textParam(p: Proposal, name: string, max: number): string | undefined {
   return v;
 }
 
+/** Every parameter a page button may carry: anything else is refused, not dropped. */
+const PAGE_PARAMS: ReadonlySet<string> = new Set([
+  'event',
+  'severity',
+  'summary',
+  'message',
+  'messageLink',
+  'rules',
+]);
+
 function checkPage(p: Proposal): void {
+  const unknown = Object.keys(p.params).filter((k) => !PAGE_PARAMS.has(k));
+  if (unknown.length) throw unknownParams('page', unknown);
   eventOf(p);
   const severity = p.params.severity ?? 'error';
   if (typeof severity !== 'string' || !(PAGE_SEVERITIES as readonly string[]).includes(severity)) {

@@ -3,10 +3,16 @@ import type { ServiceConfig } from '../config/schema.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
 
-/** The proposal's params as the handler needs them, or AppError('usage') naming what is wrong. */
+/**
+ * The proposal's params as the handler needs them (the handlers' schemas are strict), or
+ * AppError('usage') naming what is wrong: a parameter the handler does not know is refused, never
+ * dropped, so a button cannot carry more than what its confirm dialog showed.
+ */
 export function checkedParams<T>(p: Proposal, schema: z.ZodType<T>): T {
   const parsed = schema.safeParse(p.params);
   if (parsed.success) return parsed.data;
+  const unknown = parsed.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
+  if (unknown.length) throw unknownParams(p.action, unknown);
   const where = parsed.error.issues
     .slice(0, 3)
     .map((i) => i.path.join('.') || 'params')
@@ -37,4 +43,16 @@ export function sameTarget(
       `the button names deployment/${params.deployment}, but service ${service.name} is deployment/${service.deployment}`,
     );
   }
+}
+
+/** A button parameter its handler does not know: refused with a clear message. */
+export function unknownParams(action: string, keys: readonly string[]): AppError {
+  const names = keys
+    .slice(0, 3)
+    .map((k) => `"${k.slice(0, 40)}"`)
+    .join(', ');
+  return new AppError(
+    'usage',
+    `this ${action} button carries unknown parameter${keys.length > 1 ? 's' : ''} ${names}: nothing was changed; run the step again`,
+  );
 }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type App, HTTPReceiver, type Receiver } from '@slack/bolt';
 import type { AckGate } from './ack-gate.ts';
+import { answerTooLarge, readBody } from './body.ts';
 import { boltLogger, type Log } from './logger.ts';
 import { verifySlackSignature } from './signature.ts';
 
@@ -45,7 +46,8 @@ export interface VerifyingReceiver extends Receiver {
 /**
  * Bolt's HTTPReceiver behind our own gate: the body is read with a size limit and the signature and the
  * timestamp are checked (in the past AND in the future, which Bolt alone does not) before Bolt sees the
- * request. A refused request is answered 401 (413 when too large) and reaches no listener. Bolt's own
+ * request. A refused request is answered 401 (413 when too large, read to its end so that the client
+ * reads the answer; 400 when not form-encoded) and reaches no listener. Bolt's own
  * verification stays on behind ours. Extra routes are served by the same server.
  */
 export function createVerifyingReceiver(opts: VerifyingReceiverOptions): VerifyingReceiver {
@@ -66,8 +68,7 @@ export function createVerifyingReceiver(opts: VerifyingReceiverOptions): Verifyi
     const body = await readBody(req, bodyLimit);
     if (body === 'too_large') {
       opts.log.warn({ limit: bodyLimit }, 'refused a Slack request: body too large');
-      res.writeHead(413, { connection: 'close' }).end();
-      req.destroy();
+      answerTooLarge(req, res);
       return;
     }
     if (isSslCheck(req, body)) {
@@ -91,6 +92,18 @@ export function createVerifyingReceiver(opts: VerifyingReceiverOptions): Verifyi
     const onAck = opts.onAck;
     if (onAck) {
       res.once('finish', () => onAck(Number(process.hrtime.bigint() - receivedAt) / 1e9, body));
+    }
+    if (!isFormEncoded(req)) {
+      // Slash commands and clicks are form-encoded; the bot subscribes to no Events API (JSON) events.
+      // Bolt would run a JSON "command" and then fail in its error path: refuse it before any listener.
+      opts.log.warn(
+        { contentType: header(req, 'content-type') },
+        'refused a Slack request: not form-encoded',
+      );
+      res
+        .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('slash commands and interactivity are form-encoded (application/x-www-form-urlencoded)\n');
+      return;
     }
     // Bolt reuses an already buffered body (BufferedIncomingMessage) instead of reading the stream again.
     Object.assign(req, { rawBody: body });
@@ -193,35 +206,14 @@ function close(server: Server): Promise<void> {
   });
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too_large');
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        resolve('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (error) => {
-      if (!done) reject(error);
-    });
-  });
-}
-
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+function isFormEncoded(req: IncomingMessage): boolean {
+  const type = header(req, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+  return type === 'application/x-www-form-urlencoded';
 }
 
 /** Slack's SSL check: answered 200 here, and never handed to Bolt or a listener. */

@@ -142,6 +142,20 @@ describe('a confirmed scale click', () => {
     );
     expect(h.cluster.requests).toHaveLength(0);
   });
+
+  it('refuses a button carrying a parameter its handler does not know, naming it, instead of dropping it', async () => {
+    const padded = { ...scaleTo(5), params: { ...scaleTo(5).params, force: true } };
+    expect(expectStatus(await run(padded, 'U0ALICE', 'c'), 'refused').error.message).toBe(
+      'this scale button carries unknown parameter "force": nothing was changed; run the step again',
+    );
+    const memory = memoryProposal(service(h.config), 'aegis-api', '2Gi', '4Gi', 'OOM');
+    const paddedMemory = { ...memory, params: { ...memory.params, limits: '64Gi', requests: '1' } };
+    expect(expectStatus(await run(paddedMemory, 'U0ALICE', 'd'), 'refused').error.message).toMatch(
+      /unknown parameters "limits", "requests"/,
+    );
+    expect(h.cluster.requests).toHaveLength(0);
+    expect(h.cluster.replicas).toBe(3);
+  });
 });
 
 describe('the state is what the proposal saw', () => {

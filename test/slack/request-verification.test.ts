@@ -104,6 +104,27 @@ describe('requests to /slack/events', () => {
     await expectNothingRan(bot);
   });
 
+  it('answers a 10 MB body with a 413 the client can read (not a connection reset), and no listener runs', async () => {
+    bot = await startTestBot(emulator);
+    const huge = slashCommandBody({ text: `latency ${'x'.repeat(10 * 1024 * 1024)}` });
+    const res = await postSigned(bot.eventsUrl, huge);
+    expect(res.status).toBe(413);
+    expect(res.text).toBe('request body too large\n');
+    await expectNothingRan(bot);
+    // the server is still there for the next request
+    expect((await postSigned(bot.eventsUrl, slashCommandBody({ text: 'help' }))).status).toBe(200);
+  });
+
+  it('refuses a signed JSON body (slash commands are form-encoded) with 400 before any listener, logging no error', async () => {
+    bot = await startTestBot(emulator);
+    const json = JSON.stringify(Object.fromEntries(new URLSearchParams(stepCommand)));
+    const res = await postSigned(bot.eventsUrl, json, { contentType: 'application/json' });
+    expect(res.status).toBe(400);
+    expect(res.text).toMatch(/form-encoded/);
+    await expectNothingRan(bot);
+    expect(bot.log.entries.filter((e) => e.level === 'error')).toEqual([]);
+  });
+
   it('answers an SSL check without a listener', async () => {
     bot = await startTestBot(emulator);
     const res = await postSigned(bot.eventsUrl, 'ssl_check=1&token=x&command=%2Faegis&text=latency', {
