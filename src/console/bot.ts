@@ -23,7 +23,7 @@ import { remediation } from '../slack/remediation.ts';
 import * as render from '../slack/render/index.ts';
 import { STEPS } from '../steps/registry.ts';
 import { MemoryStore, type Store } from '../store/index.ts';
-import { EMULATOR_BOT_TOKEN, type SlackApiEmulator } from './slack-api-emulator.ts';
+import type { SlackApiEmulator } from './slack-api-emulator.ts';
 import { CONSOLE_CHANNEL } from './workspace.ts';
 
 export interface ConsoleActions {
@@ -50,6 +50,8 @@ export interface ConsoleBotOptions {
   readonly emulator: SlackApiEmulator;
   /** The signing secret the console signs what it forwards with. */
   readonly secret: string;
+  /** The emulated Web API's bot token (made per process by the console). */
+  readonly botToken: string;
   readonly log: Log;
 }
 
@@ -87,7 +89,7 @@ export async function startConsoleBot(opts: ConsoleBotOptions): Promise<ConsoleB
     slack: { ...opts.config.slack, mode: 'http', incident_channel: CONSOLE_CHANNEL.id },
     secrets: {
       ...opts.config.secrets,
-      slackBotToken: EMULATOR_BOT_TOKEN,
+      slackBotToken: opts.botToken,
       slackSigningSecret: opts.secret,
       ...(demoAlertsToken ? { alertsWebhookSecret: demoAlertsToken } : {}),
     },
@@ -130,12 +132,12 @@ export async function startConsoleBot(opts: ConsoleBotOptions): Promise<ConsoleB
     },
   });
   const reminders = remedy?.wire(slack, {
-    botToken: EMULATOR_BOT_TOKEN,
+    botToken: opts.botToken,
     log,
     ...(actions?.follow ? { follow: actions.follow } : {}),
   });
-  alerts?.attach(slack, { botToken: EMULATOR_BOT_TOKEN });
-  opts.registerExtras?.(slack.app, { slack, botToken: EMULATOR_BOT_TOKEN });
+  alerts?.attach(slack, { botToken: opts.botToken });
+  opts.registerExtras?.(slack.app, { slack, botToken: opts.botToken });
   const boltAddress = await slack.start();
   const eventsUrl = `http://${boltAddress.host}:${boltAddress.port}${SLACK_EVENTS_PATH}`;
   reminders?.start();

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody } from '../slack/body.ts';
 
 /** The largest JSON body the console takes from its page. */
 const JSON_LIMIT = 64 * 1024;
@@ -29,16 +30,12 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
     ?.trim()
     .toLowerCase();
   if (type !== 'application/json') throw new HttpError(415, 'send JSON (content-type: application/json)');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > JSON_LIMIT) throw new HttpError(413, 'request too large');
-    chunks.push(chunk as Buffer);
-  }
+  // read to its end even when too large, so that the page reads the 413 rather than a reset
+  const body = await readBody(req, JSON_LIMIT);
+  if (body === 'too_large') throw new HttpError(413, 'request too large');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
     throw new HttpError(400, 'not valid JSON');
   }

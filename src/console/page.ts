@@ -19,6 +19,8 @@ export interface PageOptions {
   readonly channel: { readonly id: string; readonly name: string };
   readonly users: readonly { readonly id: string; readonly name: string; readonly realName: string }[];
   readonly services: readonly string[];
+  /** The per-process secret every state-changing request must carry (x-aegis-console-secret). */
+  readonly secret: string;
 }
 
 /** JSON for inside a <script> element: no "</script>" or "<!--" can form. */
@@ -73,7 +75,7 @@ ${o.demoAlert ? '<div class="hint demo-alert" id="demo-alert"><strong>DEMO alert
     </div>
   </form>
 </dialog>
-<script type="application/json" id="boot" nonce="${nonce}">${scriptJson({ demo: o.demo, channel: o.channel, users: o.users, services: o.services })}</script>
+<script type="application/json" id="boot" nonce="${nonce}">${scriptJson({ demo: o.demo, channel: o.channel, users: o.users, services: o.services, secret: o.secret })}</script>
 <script nonce="${nonce}">${SCRIPT}</script>
 </body>
 </html>
@@ -268,7 +270,7 @@ const SCRIPT = `
   });
 
   async function post(path, body) {
-    const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-aegis-console-secret': boot.secret }, body: JSON.stringify(body) });
     let answer = {};
     try { answer = await res.json(); } catch (e) { /* not JSON */ }
     if (!res.ok) throw new Error(answer.error || 'HTTP ' + res.status);

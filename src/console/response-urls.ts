@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Log } from '../slack/logger.ts';
 import type { Feed } from './feed.ts';
-import { EMULATOR_BOT_TOKEN, type ResponseUrlPost, type SlackApiEmulator } from './slack-api-emulator.ts';
+import type { ResponseUrlPost, SlackApiEmulator } from './slack-api-emulator.ts';
 
 /** Where a command or click happened: what its response_url answers are shown in. */
 export interface ResponseOrigin {
@@ -17,12 +17,17 @@ export interface ResponseUrls {
   answer(post: ResponseUrlPost): void;
 }
 
-export function createResponseUrls(emulator: SlackApiEmulator, feed: Feed, log: Log): ResponseUrls {
+export function createResponseUrls(
+  emulator: SlackApiEmulator,
+  botToken: string,
+  feed: Feed,
+  log: Log,
+): ResponseUrls {
   const origins = new Map<string, ResponseOrigin>();
   const postAsBot = async (args: Record<string, unknown>) => {
     await fetch(`${emulator.url}/api/chat.postMessage`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${EMULATOR_BOT_TOKEN}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${botToken}` },
       body: JSON.stringify(args),
     }).catch((e: unknown) => log.warn({ err: e }, 'console: could not post an in_channel response'));
   };

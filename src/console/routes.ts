@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpRoute } from '../slack/app.ts';
 import type { Log } from '../slack/logger.ts';
@@ -24,8 +24,13 @@ export interface ConsoleRouting {
   readonly forwarding: Forwarding;
   /** The demo alert control (POST /console/demo-alert); absent when alerts are configured. */
   readonly demoAlert?: (input: Record<string, unknown>) => Promise<unknown>;
+  /** Made at start and given to the page: every state-changing request must carry it. */
+  readonly pageSecret: string;
   readonly log: Log;
 }
+
+/** The header the page sends its per-process secret in (a custom header: never sent cross-origin without CORS). */
+export const PAGE_SECRET_HEADER = 'x-aegis-console-secret';
 
 /**
  * The console's HTTP routes: the page, its state and event stream, uploaded files, and the page's
@@ -58,7 +63,7 @@ async function route(o: ConsoleRouting, req: IncomingMessage, res: ServerRespons
   }
   const demo = o.demo ? { recordedAt: o.demo.recordedAt.toISOString() } : false;
   if (method === 'GET' && path === '/') {
-    servePage(res, demo, o.services, o.demoAlert !== undefined);
+    servePage(res, demo, o.services, o.demoAlert !== undefined, o.pageSecret);
     return;
   }
   if (method === 'GET' && path === '/console/state') {
@@ -81,18 +86,9 @@ async function route(o: ConsoleRouting, req: IncomingMessage, res: ServerRespons
   }
   const posts = ['/console/command', '/console/click', ...(o.demoAlert ? ['/console/demo-alert'] : [])];
   if (method === 'POST' && posts.includes(path)) {
-    // JSON from its own origin only
-    const origin = req.headers.origin;
-    if (
-      origin !== undefined &&
-      !o.isOwn(
-        String(origin)
-          .replace(/^https?:\/\//, '')
-          .toLowerCase(),
-      )
-    ) {
-      throw new HttpError(403, 'cross-origin request refused');
-    }
+    // same-origin JSON with the page's secret only (a web page elsewhere can send a form, not this)
+    checkSameOrigin(o, req);
+    checkPageSecret(o.pageSecret, req);
     const input = await readJson(req);
     const result =
       path === '/console/command'
@@ -112,6 +108,7 @@ function servePage(
   demo: false | { readonly recordedAt: string },
   services: readonly string[],
   demoAlert: boolean,
+  secret: string,
 ): void {
   const nonce = randomBytes(16).toString('base64');
   const html = consolePage({
@@ -121,6 +118,7 @@ function servePage(
     users: CONSOLE_USERS,
     services,
     demoAlert,
+    secret,
   });
   res.writeHead(200, {
     'content-type': 'text/html; charset=utf-8',
@@ -130,4 +128,34 @@ function servePage(
     'referrer-policy': 'no-referrer',
   });
   res.end(html);
+}
+
+/**
+ * A browser says where a request comes from: Origin (every cross-origin POST carries it) and
+ * Sec-Fetch-Site. Either, when present, must be this console itself.
+ */
+function checkSameOrigin(o: ConsoleRouting, req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (
+    origin !== undefined &&
+    !o.isOwn(
+      String(origin)
+        .replace(/^https?:\/\//, '')
+        .toLowerCase(),
+    )
+  ) {
+    throw new HttpError(403, 'cross-origin request refused');
+  }
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    throw new HttpError(403, 'cross-origin request refused');
+  }
+}
+
+function checkPageSecret(secret: string, req: IncomingMessage): void {
+  const given = Buffer.from(String(req.headers[PAGE_SECRET_HEADER] ?? ''), 'utf8');
+  const expected = Buffer.from(secret, 'utf8');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new HttpError(403, 'missing or wrong console secret: reload the page');
+  }
 }

@@ -74,8 +74,13 @@ export interface ConsoleHandle {
 
 export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle> {
   const log = opts.logger ?? silentLog;
+  // Per process, made at start: the signing secret of what the console forwards to the Bolt app, the
+  // emulated Web API's bot token, and the page's secret for its state-changing requests.
   const secret = randomBytes(32).toString('hex');
+  const botToken = `xoxb-console-${randomBytes(24).toString('hex')}`;
+  const pageSecret = randomBytes(32).toString('hex');
   const emulator = await startEmulator({
+    tokens: [botToken],
     channels: [{ id: CONSOLE_CHANNEL.id, name: CONSOLE_CHANNEL.name }],
     users: CONSOLE_USERS.map((u) => ({ id: u.id, name: u.name, realName: u.realName })),
     // "you" is in every group the configuration names: the console is one person's.
@@ -91,11 +96,12 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     emulator,
     secret,
+    botToken,
     log,
   });
 
   const feed = createFeed();
-  const responseUrls = createResponseUrls(emulator, feed, log);
+  const responseUrls = createResponseUrls(emulator, botToken, feed, log);
   const unsubscribe = emulator.onChange((c) => {
     if (c.kind === 'message') feed.showMessage(c.message);
     else if (c.kind === 'ephemeral') feed.showEphemeral(c.message);
@@ -115,6 +121,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
       services: opts.config.services.map((s) => s.name),
       files: emulator.files,
       forwarding: { feed, deliver: signedDelivery(eventsUrl, secret), responseUrls },
+      pageSecret,
       log,
     }),
   );

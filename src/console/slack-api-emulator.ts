@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerTooLarge, readBody } from '../slack/body.ts';
 
 /**
  * An emulated Slack Web API on loopback, built from Slack's documented behaviour: the methods aegis-bot
  * calls, Slack's validation (tokens, channels, Block Kit limits), fault injection, and a record of every
  * call and message. Tests point Bolt's WebClient at `${url}/api/`; the local console reuses it to show
  * what the bot posted. It also serves the upload URLs it hands out and response_url endpoints.
+ *
+ * Its clients are programs on this machine (the bot's WebClient), never a browser: a request that a
+ * browser sent (Origin or Sec-Fetch-* headers) or that names another Host (DNS rebinding) is refused
+ * 403 before anything is recorded, so a web page open in the operator's browser cannot post into the
+ * console's channel. The local console starts it with a per-process token.
  */
 
 export interface EmulatedChannel {
@@ -280,6 +286,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
   };
   let seq = 0;
   let url = '';
+  const ownHosts = new Set<string>();
 
   const nextTs = () => {
     seq += 1;
@@ -616,7 +623,15 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
   });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const u = new URL(req.url ?? '/', 'http://localhost');
-    const raw = await readAll(req);
+    const refusal = browserOrForeignHost(req, ownHosts);
+    if (refusal) {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      res.end(JSON.stringify({ ok: false, error: refusal }));
+      return;
+    }
+    const raw = await readBody(req, BODY_LIMIT);
+    if (raw === 'too_large') return answerTooLarge(req, res);
     let answer: Answer;
     const api = /^\/api\/([A-Za-z0-9_.]+)$/.exec(u.pathname);
     const up = /^\/upload\/([A-Z0-9]+)$/.exec(u.pathname);
@@ -643,6 +658,11 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   url = `http://${host}:${address.port}`;
+  ownHosts.add(`${host}:${address.port}`);
+  if (address.address === '0.0.0.0' || address.address === '::') ownHosts.add('*');
+  if (address.address === '127.0.0.1' || address.address === '::1') {
+    for (const h of ['127.0.0.1', 'localhost', '[::1]']) ownHosts.add(`${h}:${address.port}`);
+  }
 
   return {
     url,
@@ -685,13 +705,19 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
   };
 }
 
-function readAll(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+/** The largest request the emulator takes (Slack's own limits are smaller; uploads are the big ones). */
+const BODY_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * Why a request must not be served: a browser sent it (Origin, Sec-Fetch-Site: a page's form post or
+ * fetch), or it names a Host the emulator does not listen on (a DNS-rebinding page). Undefined when fine.
+ */
+function browserOrForeignHost(req: IncomingMessage, own: ReadonlySet<string>): string | undefined {
+  if (req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined) {
+    return 'browser_requests_refused';
+  }
+  if (!own.has('*') && !own.has(String(req.headers.host ?? '').toLowerCase())) return 'unexpected_host';
+  return undefined;
 }
 
 async function parseArgs(req: IncomingMessage, raw: Buffer, query: URLSearchParams): Promise<Args> {

@@ -130,6 +130,7 @@ describe('escaping', () => {
   it('keeps the page’s boot data inside its script element whatever the names say', () => {
     const page = consolePage({
       nonce: 'n0nce',
+      secret: 's3cret',
       demo: false,
       channel: { id: 'C0INCIDENT', name: 'incident' },
       users: [{ id: 'U0LOCAL', name: '</script><script>alert(1)</script>', realName: 'x' }],

@@ -14,6 +14,8 @@ import { postSigned, slashCommandBody, visibleText } from '../support/slack.ts';
 
 let demo: Demo;
 let handle: ConsoleHandle;
+/** The page's per-process secret, as the page itself gets it (its boot data). */
+let pageSecret: string;
 
 beforeAll(async () => {
   demo = createDemo(await loadRecordings(), { podReadyMs: 5 });
@@ -31,6 +33,9 @@ beforeAll(async () => {
       follow: { intervalMs: 10, timeoutMs: 10_000 },
     },
   });
+  const html = await (await fetch(handle.url)).text();
+  const boot = /<script type="application\/json" id="boot"[^>]*>(.*?)<\/script>/s.exec(html)?.[1];
+  pageSecret = (JSON.parse(boot ?? '{}') as { secret: string }).secret;
 });
 
 afterAll(async () => {
@@ -54,7 +59,7 @@ function url(path: string): string {
 async function postJson(path: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url(path), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', 'x-aegis-console-secret': pageSecret, ...headers },
     body: JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
@@ -243,7 +248,103 @@ describe('the gate', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'text=help',
     });
-    expect(form.status).toBe(415);
+    expect(form.status).toBe(403);
+    const formWithSecret = await fetch(url('/console/command'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-aegis-console-secret': pageSecret },
+      body: 'text=help',
+    });
+    expect(formWithSecret.status).toBe(415);
+  });
+
+  it("takes state-changing requests only with the page's per-process secret, from its own origin", async () => {
+    const before = handle.emulator.messages.all().length;
+    const calls = handle.emulator.calls.length;
+    expect(pageSecret).toMatch(/^[0-9a-f]{64}$/);
+    const noSecret = await postJson(
+      '/console/command',
+      { text: '/aegis help', user: 'U0LOCAL' },
+      {
+        'x-aegis-console-secret': '',
+      },
+    );
+    expect(noSecret).toEqual({
+      status: 403,
+      json: { error: 'missing or wrong console secret: reload the page' },
+    });
+    const wrong = await postJson(
+      '/console/click',
+      { key: 'x', action_id: 'aegis_action:scale', user: 'U0LOCAL' },
+      {
+        'x-aegis-console-secret': 'f'.repeat(64),
+      },
+    );
+    expect(wrong.status).toBe(403);
+    const crossSite = await postJson(
+      '/console/command',
+      { text: '/aegis help', user: 'U0LOCAL' },
+      {
+        'sec-fetch-site': 'cross-site',
+      },
+    );
+    expect(crossSite.status).toBe(403);
+    expect(handle.emulator.messages.all()).toHaveLength(before);
+    expect(handle.emulator.calls).toHaveLength(calls);
+  });
+
+  it('lets no web page post into the channel through the emulated Web API: browser requests, another Host and the well-known token are refused', async () => {
+    const before = handle.emulator.messages.all().length;
+    const calls = handle.emulator.calls.length;
+    const injected = new URLSearchParams({
+      channel: 'C0INCIDENT',
+      text: 'Scale 3 -> 10',
+      blocks: JSON.stringify([{ type: 'section', text: { type: 'mrkdwn', text: 'click me' } }]),
+    });
+    // a cross-origin form post, as a page in the operator's browser sends it
+    const crossOrigin = await fetch(`${handle.emulator.url}/api/chat.postMessage`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: 'http://attacker.example',
+        'sec-fetch-site': 'cross-site',
+      },
+      body: new URLSearchParams({
+        ...Object.fromEntries(injected),
+        token: 'xoxb-0000000000-emulated-bot-token',
+      }),
+    });
+    expect(crossOrigin.status).toBe(403);
+    expect(await crossOrigin.json()).toEqual({ ok: false, error: 'browser_requests_refused' });
+    // DNS rebinding: the page's own origin, resolving to the emulator
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        `${handle.emulator.url}/api/chat.postMessage`,
+        {
+          method: 'POST',
+          headers: { host: 'attacker.example', 'content-type': 'application/x-www-form-urlencoded' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(injected.toString());
+    });
+    expect(rebound).toBe(403);
+    // the token is made per process: the emulator's well-known test token is not it
+    const wellKnown = await fetch(`${handle.emulator.url}/api/chat.postMessage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        ...Object.fromEntries(injected),
+        token: 'xoxb-0000000000-emulated-bot-token',
+      }),
+    });
+    expect(await wellKnown.json()).toMatchObject({ ok: false, error: 'invalid_auth' });
+    expect(handle.emulator.messages.all()).toHaveLength(before);
+    expect(handle.emulator.calls.slice(calls).map((c) => c.method)).toEqual(['chat.postMessage']);
+    expect(handle.emulator.calls.at(-1)?.ok).toBe(false);
   });
 
   it('serves the health routes and the page, which says it is a demo and runs under a strict CSP', async () => {
