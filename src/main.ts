@@ -127,6 +127,7 @@ async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runSte
     steps: STEPS,
     actionCommands: remedy.actionCommands,
     metrics: w.metrics,
+    replays: store,
   });
   const botToken = config.secrets.slackBotToken as string;
   const attachedAlerts = alerts?.attach(slack, { botToken });

@@ -4,6 +4,7 @@ import type { ServiceConfig } from '../config/schema.ts';
 import { AppError } from '../domain/errors.ts';
 import type { StepResult } from '../domain/finding.ts';
 import { STEPS } from '../steps/registry.ts';
+import { MemoryStore } from '../store/memory-store.ts';
 import { createAckGate } from './ack-gate.ts';
 import { runStepInThread } from './commands/alert-run.ts';
 import type { ActionCommandWiring, AnyStep, RunStep } from './commands/deps.ts';
@@ -16,6 +17,7 @@ import {
   createVerifyingReceiver,
   type HttpRoute,
   type ListenAddress,
+  type ReplayCache,
   startRouteServer,
   type VerifyingReceiver,
 } from './receiver.ts';
@@ -60,6 +62,11 @@ export interface SlackAppOptions {
   readonly newRef?: () => string;
   /** aegis_commands_total and aegis_ack_latency_seconds (ops/metrics.ts's Metrics). */
   readonly metrics?: CommandMeter;
+  /**
+   * The replay cache of signed requests (pass the Store, so that replicas share it); default one of
+   * this process alone.
+   */
+  readonly replays?: ReplayCache;
 }
 
 export interface SlackApp {
@@ -136,6 +143,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
       listen: listenAt,
       log,
       ackGate,
+      replays: opts.replays ?? new MemoryStore(),
       ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
       ...(metrics
         ? { onAck: (seconds: number, body: Buffer) => metrics.observeAck(seconds, ackLabel(body, known)) }

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type App, HTTPReceiver, type Receiver } from '@slack/bolt';
 import type { AckGate } from './ack-gate.ts';
 import { answerTooLarge, readBody } from './body.ts';
 import { boltLogger, type Log } from './logger.ts';
-import { verifySlackSignature } from './signature.ts';
+import { MAX_CLOCK_SKEW_SECONDS, verifySlackSignature } from './signature.ts';
 
 /** An extra HTTP route served beside Slack's endpoint (/healthz, /readyz, /metrics). */
 export interface HttpRoute {
@@ -34,8 +35,19 @@ export interface VerifyingReceiverOptions {
   readonly nowMs?: () => number;
   /** Told of every Slack request until it is answered (work after acks waits for it). */
   readonly ackGate?: AckGate;
+  /**
+   * The replay cache (the store's, shared by replicas): a verified request whose signature and
+   * timestamp were already seen within the signature window is answered 200 with an empty body and
+   * reaches no listener.
+   */
+  readonly replays?: ReplayCache;
   /** Told, once a verified request is acknowledged, how long that took from its receipt (seconds). */
   readonly onAck?: (seconds: number, body: Buffer) => void;
+}
+
+/** Store.firstDelivery: true for the first delivery of a key within its lifetime. */
+export interface ReplayCache {
+  firstDelivery(key: string, now: Date, expiresAt: Date): Promise<boolean>;
 }
 
 export interface VerifyingReceiver extends Receiver {
@@ -87,6 +99,10 @@ export function createVerifyingReceiver(opts: VerifyingReceiverOptions): Verifyi
     if (!outcome.ok) {
       opts.log.warn({ reason: outcome.reason, remote: req.socket.remoteAddress }, 'refused a Slack request');
       res.writeHead(401).end();
+      return;
+    }
+    if (opts.replays && !(await firstDelivery(opts.replays, req, nowMs(), opts.log))) {
+      res.writeHead(200).end();
       return;
     }
     const onAck = opts.onAck;
@@ -209,6 +225,46 @@ function close(server: Server): Promise<void> {
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Whether this signed request is seen for the first time. The key is its timestamp and signature (the
+ * signature covers the body), kept until the timestamp leaves the signature window, after which the
+ * request is refused by its timestamp anyway.
+ *
+ * Slack's own retries (X-Slack-Retry-Num) are of Events API deliveries, which this bot does not
+ * subscribe to; slash commands and interactivity are not retried. A copy with the same timestamp and
+ * signature is answered 200 without running whatever its headers say (X-Slack-Retry-Num is not signed,
+ * so it cannot be a way around the cache): the first copy was verified and handed to Bolt. What this
+ * gives up: if the process handling the first copy died before acknowledging it, an identical retry
+ * would not run it again (a user retypes the command; a click's once-only claim frees itself as stale).
+ * A store that cannot answer lets the request through (logged): the signature window still bounds it,
+ * and the once-only claims of remediation clicks still hold.
+ */
+async function firstDelivery(
+  replays: ReplayCache,
+  req: IncomingMessage,
+  nowMs: number,
+  log: Log,
+): Promise<boolean> {
+  const timestamp = header(req, 'x-slack-request-timestamp') ?? '';
+  const key = createHash('sha256')
+    .update(`${timestamp}:${header(req, 'x-slack-signature') ?? ''}`)
+    .digest('hex');
+  const expiresAt = new Date((Number(timestamp) + MAX_CLOCK_SKEW_SECONDS + 1) * 1000);
+  try {
+    const first = await replays.firstDelivery(key, new Date(nowMs), expiresAt);
+    if (!first) {
+      log.warn(
+        { remote: req.socket.remoteAddress, retry: header(req, 'x-slack-retry-num') },
+        'a replayed Slack request was answered without running',
+      );
+    }
+    return first;
+  } catch (error) {
+    log.warn({ err: error }, 'the replay cache did not answer: the request runs');
+    return true;
+  }
 }
 
 function isFormEncoded(req: IncomingMessage): boolean {

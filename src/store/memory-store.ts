@@ -46,6 +46,7 @@ export class MemoryStore implements Store {
   private readonly threads = new Map<string, IncidentThread>();
   private readonly notifications = new Map<string, AlertNotificationRecord & { claimedAt?: Date }>();
   private readonly incidents = new Map<string, AlertIncident>();
+  private readonly deliveries = new Map<string, number>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.staleClaimMs = options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS;
@@ -256,6 +257,18 @@ export class MemoryStore implements Store {
   async alertIncidentByThread(channel: string, threadTs: string): Promise<AlertIncident | undefined> {
     const i = [...this.incidents.values()].find((x) => x.channel === channel && x.rootTs === threadTs);
     return i ? copyIncident(i) : undefined;
+  }
+
+  async firstDelivery(key: string, now: Date, expiresAt: Date): Promise<boolean> {
+    const t = now.getTime();
+    const live = this.deliveries.get(key);
+    if (live !== undefined && live > t) return false;
+    // expired entries go as new ones come: the cache holds one signature window of requests at most
+    if (this.deliveries.size >= 1024) {
+      for (const [k, until] of this.deliveries) if (until <= t) this.deliveries.delete(k);
+    }
+    this.deliveries.set(key, expiresAt.getTime());
+    return true;
   }
 
   async check(): Promise<CheckResult[]> {

@@ -145,6 +145,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alert_incidents_thread ON ${STORE_SCHEMA}.alert_incidents (channel, root_ts);
     `,
   },
+  {
+    version: 3,
+    name: 'replay cache of signed Slack requests',
+    sql: `
+      CREATE TABLE ${STORE_SCHEMA}.slack_deliveries (
+        key        text PRIMARY KEY,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX slack_deliveries_expiry ON ${STORE_SCHEMA}.slack_deliveries (expires_at);
+    `,
+  },
 ];
 
 export interface PostgresStoreOptions {
@@ -169,6 +180,7 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly staleClaimMs: number;
+  private deliveriesSincePrune = 0;
 
   private constructor(pool: pg.Pool, staleClaimMs: number) {
     this.pool = pool;
@@ -556,6 +568,22 @@ export class PostgresStore implements Store {
   }
 
   /** Reachable, and migrated to the version this code expects. */
+  async firstDelivery(key: string, now: Date, expiresAt: Date): Promise<boolean> {
+    // an expired record is taken over as if absent; the row lock makes one concurrent caller win
+    const won = await this.query(
+      `INSERT INTO ${STORE_SCHEMA}.slack_deliveries AS d (key, expires_at) VALUES ($1, $2)
+       ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE d.expires_at <= $3
+       RETURNING key`,
+      [key, expiresAt, now],
+    );
+    this.deliveriesSincePrune += 1;
+    if (this.deliveriesSincePrune >= 200) {
+      this.deliveriesSincePrune = 0;
+      await this.query(`DELETE FROM ${STORE_SCHEMA}.slack_deliveries WHERE expires_at <= $1`, [now]);
+    }
+    return won.length === 1;
+  }
+
   async check(signal?: AbortSignal): Promise<CheckResult[]> {
     const started = performance.now();
     try {

@@ -70,7 +70,6 @@ const PAGE: Proposal = {
     severity: 'critical',
     summary: 'aegis-api: error rate 7.2% CRITICAL',
     rules: 'error-rate',
-    immediately: true,
   },
   reason: 'Error rate > 5%: page on-call immediately (7.2%)',
   danger: false,

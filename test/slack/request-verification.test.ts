@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SlackApiEmulator, start } from '../../src/console/slack-api-emulator.ts';
 import { signSlackRequest, verifySlackSignature } from '../../src/slack/signature.ts';
+import { MemoryStore } from '../../src/store/memory-store.ts';
 import {
   postSigned,
   SIGNING_SECRET,
@@ -123,6 +124,62 @@ describe('requests to /slack/events', () => {
     expect(res.text).toMatch(/form-encoded/);
     await expectNothingRan(bot);
     expect(bot.log.entries.filter((e) => e.level === 'error')).toEqual([]);
+  });
+
+  it('runs a signed request sent three times within the window once; the replays get an empty 200', async () => {
+    bot = await startTestBot(emulator);
+    const ts = String(Math.floor(Date.now() / 1000));
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': ts,
+      'x-slack-signature': signSlackRequest(SIGNING_SECRET, ts, stepCommand),
+    };
+    const answers = [];
+    for (const retry of [undefined, undefined, '1']) {
+      const res = await fetch(bot.eventsUrl, {
+        method: 'POST',
+        headers: { ...headers, ...(retry ? { 'x-slack-retry-num': retry } : {}) },
+        body: stepCommand,
+      });
+      answers.push({ status: res.status, text: await res.text() });
+    }
+    await settle(bot);
+    expect(answers).toEqual([
+      { status: 200, text: '' },
+      { status: 200, text: '' },
+      { status: 200, text: '' },
+    ]);
+    expect(bot.reachedBolt()).toBe(1);
+    expect(bot.runStep.calls).toBe(1);
+    expect(
+      bot.log.entries.filter((e) => e.msg === 'a replayed Slack request was answered without running'),
+    ).toHaveLength(2);
+  });
+
+  it('shares the replay cache between replicas: a request replayed to another replica does not run there', async () => {
+    const shared = new MemoryStore();
+    bot = await startTestBot(emulator, { replays: shared });
+    const other = await startTestBot(emulator, { replays: shared });
+    try {
+      const ts = String(Math.floor(Date.now() / 1000));
+      const init = {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-slack-request-timestamp': ts,
+          'x-slack-signature': signSlackRequest(SIGNING_SECRET, ts, stepCommand),
+        },
+        body: stepCommand,
+      };
+      expect((await fetch(bot.eventsUrl, init)).status).toBe(200);
+      expect((await fetch(other.eventsUrl, init)).status).toBe(200);
+      await settle(bot);
+      await settle(other);
+      expect(bot.runStep.calls + other.runStep.calls).toBe(1);
+      expect(other.reachedBolt()).toBe(0);
+    } finally {
+      await other.stop();
+    }
   });
 
   it('answers an SSL check without a listener', async () => {

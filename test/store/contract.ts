@@ -245,6 +245,26 @@ export function storeContract(name: string, options: ContractOptions): void {
       });
     });
 
+    describe('the replay cache of signed requests', () => {
+      it('answers true once per key until it expires, then once again', async () => {
+        const until = at(300_000);
+        expect(await store.firstDelivery('sig:1', T0, until)).toBe(true);
+        expect(await store.firstDelivery('sig:1', at(1000), at(301_000))).toBe(false);
+        expect(await store.firstDelivery('sig:2', at(1000), at(301_000))).toBe(true);
+        expect(await store.firstDelivery('sig:1', at(299_999), at(599_999))).toBe(false);
+        // past the signature window the request is refused by its timestamp anyway; the key is free
+        expect(await store.firstDelivery('sig:1', at(300_000), at(600_000))).toBe(true);
+        expect(await store.firstDelivery('sig:1', at(300_001), at(600_001))).toBe(false);
+      });
+
+      it('gives a key to exactly one of 20 concurrent deliveries', async () => {
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, () => store.firstDelivery('sig:race', T0, at(300_000))),
+        );
+        expect(answers.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
     describe('incident threads', () => {
       it("finds a channel's latest thread and a thread by its ts", async () => {
         await store.recordIncidentThread({

@@ -61,6 +61,7 @@ describe('PostgresStore: its own schema, migrations at start, shared by processe
         'migrations',
         'once_keys',
         'reminders',
+        'slack_deliveries',
       ]);
       // a restart keeps what was stored
       await stores[0]?.audit({

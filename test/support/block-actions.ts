@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * Slack's block_actions interaction payloads, as Slack sends them when a button is clicked: the button
  * taken from a message the bot really posted (so action_id, value and confirm are the renderer's).
@@ -42,7 +43,8 @@ export function blockActionsBody(o: {
       is_ephemeral: false,
       ...(m.threadTs ? { thread_ts: m.threadTs } : {}),
     },
-    trigger_id: '13345224609.738474920.8088930838d88f008e0',
+    // unique per request, as Slack's are: two identical signed requests are one replayed request
+    trigger_id: `13345224609.738474920.${randomBytes(10).toString('hex')}`,
     team: { id: 'T0AEGIS', domain: 'aegis-emulated' },
     enterprise: null,
     is_enterprise_install: false,
@@ -76,7 +78,8 @@ export function blockActionsBody(o: {
 
 /** POSTs a signed interaction; `retry` adds the headers Slack sends when it retries a delivery. */
 export async function postInteraction(url: string, body: string, retry?: number): Promise<number> {
-  const ts = Math.floor(Date.now() / 1000);
+  // a retry is a later delivery, signed when it is sent (an identical copy is a replay: refused)
+  const ts = Math.floor(Date.now() / 1000) + (retry ?? 0);
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
     'x-slack-request-timestamp': String(ts),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type Config, parseConfig } from '../../src/config/load.ts';
 import { EMULATOR_BOT_TOKEN, type SlackApiEmulator } from '../../src/console/slack-api-emulator.ts';
 import { AppError } from '../../src/domain/errors.ts';
@@ -45,7 +46,8 @@ export function slashCommandBody(f: SlashCommandFields): string {
     api_app_id: 'A0AEGIS',
     is_enterprise_install: 'false',
     response_url: f.response_url ?? 'http://127.0.0.1:9/unused-response-url',
-    trigger_id: '13345224609.738474920.8088930838d88f008e0',
+    // unique per request, as Slack's are: two identical signed requests are one replayed request
+    trigger_id: `13345224609.738474920.${randomBytes(10).toString('hex')}`,
   }).toString();
 }
 
