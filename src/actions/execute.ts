@@ -85,6 +85,11 @@ export async function executeProposal(
       : { status: 'refused', error: e };
   }
 
+  if (click.offered) {
+    const old = await askAgainIfOld(proposal, actor, deps, click, handler, service, now());
+    if (old) return old;
+  }
+
   if (permissionFor(deps.config, proposal.action).secondApprover) {
     return requestApproval(proposal, actor, deps, click, handler, service);
   }
@@ -345,6 +350,41 @@ async function runOnce(
     if (!isAppError(e)) throw e;
     return { status: 'failed', error: e, change };
   }
+}
+
+/**
+ * A click on an offer older than actions.proposal_max_age (or that does not say when it was offered)
+ * changes nothing: the answer says how old it is and carries a fresh offer built from the live state
+ * (the same change when the state still matches). Undefined when the offer is recent enough.
+ */
+async function askAgainIfOld(
+  proposal: Proposal,
+  actor: Actor,
+  deps: ActionDeps,
+  click: ClickContext,
+  handler: ActionHandler,
+  service: ServiceConfig,
+  now: Date,
+): Promise<ActionOutcome | undefined> {
+  const maxAge = deps.config.actions.proposal_max_age;
+  const offeredAt = proposal.offeredAt ? Date.parse(proposal.offeredAt) : Number.NaN;
+  if (Number.isFinite(offeredAt) && now.getTime() - offeredAt <= maxAge) return undefined;
+  const minutes = Math.max(1, Math.round(maxAge / 60_000));
+  const age = Number.isFinite(offeredAt)
+    ? `this offer is older than ${minutes} minute${minutes === 1 ? '' : 's'} (offered ${new Date(offeredAt).toISOString().slice(0, 16).replace('T', ' ')} UTC)`
+    : 'this offer does not say when it was made';
+  const { offeredAt: _old, ...unstamped } = proposal;
+  let fresh: Proposal | undefined;
+  try {
+    await handler.prepare(proposal, service, deps);
+    fresh = unstamped;
+  } catch (e) {
+    if (e instanceof ConflictError) fresh = e.fresh;
+    else if (isAppError(e)) return refuse(deps, proposal, actor, click, proposal.change, e);
+    else throw e;
+  }
+  const message = `${age}: nothing was changed. ${fresh ? 'Here it is again with the current values.' : 'Run the step again for a current offer.'}`;
+  return refuse(deps, proposal, actor, click, proposal.change, new ConflictError(message, fresh));
 }
 
 /** After a 409 from the API server: the proposal again if the state still matches, or the fresh one. */

@@ -32,6 +32,7 @@ export const proposalSchema = z.strictObject({
   // render/ leaves `reason` out when the whole proposal would not fit Slack's 2000-character value
   reason: text(1000).default(''),
   danger: z.boolean(),
+  offeredAt: z.iso.datetime().optional(),
 });
 
 /** Parses a button value into a Proposal; a malformed one is AppError('usage'), never a crash. */

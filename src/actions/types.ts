@@ -18,6 +18,11 @@ export interface ClickContext {
   readonly key: string;
   readonly channel?: string;
   readonly threadTs?: string;
+  /**
+   * The proposal came from a button someone clicked: it must say when it was offered (offeredAt), and an
+   * offer older than actions.proposal_max_age (or of unknown age) runs nothing and is offered again.
+   */
+  readonly offered?: boolean;
 }
 
 /**

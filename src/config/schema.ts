@@ -311,6 +311,8 @@ export const configSchema = z
         scale_step_percent: z.number().int().min(1).max(1000).default(50),
         max_memory: memory.prefault('8Gi'),
         temporary_change_reminder: duration.default(2 * 3_600_000),
+        /** A click on an offer older than this asks again with the current values instead of running. */
+        proposal_max_age: duration.default(30 * 60_000),
       })
       .prefault({})
       .superRefine((a, ctx) => {

@@ -64,6 +64,11 @@ export interface Proposal {
   /** Why the bot offers it: the finding or escalation rule behind it. */
   readonly reason: string;
   readonly danger: boolean;
+  /**
+   * When the button was offered (ISO 8601), stamped into the button's value when it is rendered: a
+   * click on an offer older than actions.proposal_max_age asks again with the current values.
+   */
+  readonly offeredAt?: string;
 }
 
 /** A read-only runbook step offered as a button, e.g. "CPU profile of aegis-api-7d9f". */

@@ -171,6 +171,7 @@ async function onProposalClick(
     });
     const outcome = await executeProposal(proposal, { userId: where.user }, deps.actions, {
       key,
+      offered: true,
       channel: where.channel,
       ...(where.threadTs ? { threadTs: where.threadTs } : {}),
     });

@@ -236,6 +236,36 @@ describe('clicking a remediation button in Slack', () => {
     expect(visibleText(ephemeralFor('U0ALICE')[0] as object)).toMatch(/Already done by <@U0ALICE>/);
   });
 
+  it('runs nothing from an offer older than actions.proposal_max_age (30 minutes): says so and offers it again at the current values', async () => {
+    const r = await startBot();
+    const offeredAt = r.clock.now.toISOString();
+    const root = await offer(r, { ...scaleProposal(svc(r), 3, 5, 'CPU CRITICAL'), offeredAt });
+    // the deployment went 3 -> 4 -> 3 meanwhile: the live state matches the old offer again
+    cluster.setReplicasBehindTheBotsBack(4);
+    cluster.setReplicasBehindTheBotsBack(3);
+    r.clock.now = new Date(r.clock.now.getTime() + 31 * 60_000);
+    await clickOn(r, root, 'U0ALICE');
+    await settle(r.bot);
+    expect(cluster.patches).toHaveLength(0);
+    const ask = thread(root)[0] as EmulatedMessage;
+    expect(ask.text).toBe(
+      'this offer is older than 30 minutes (offered 2026-01-05 10:00 UTC): nothing was changed. Here it is again with the current values.',
+    );
+    const fresh = buttonsOf(ask)[0];
+    const value = JSON.parse(fresh?.value ?? '{}') as Proposal;
+    expect(value.change).toEqual({ what: 'replicas of deployment/aegis-api', from: '3', to: '5' });
+    expect(value.offeredAt).toBeDefined();
+    expect(value.offeredAt).not.toBe(offeredAt);
+    // the fresh offer runs
+    await postInteraction(
+      r.bot.eventsUrl,
+      blockActionsBody({ user: 'U0ALICE', message: ask, button: fresh as never }),
+    );
+    await settle(r.bot);
+    expect(cluster.replicas).toBe(5);
+    expect(cluster.patches).toHaveLength(1);
+  });
+
   it('asks again in the thread, with a fresh button, when the replicas changed meanwhile', async () => {
     const r = await startBot();
     const root = await offer(r, scaleProposal(svc(r), 3, 5, 'CPU CRITICAL'));

@@ -328,7 +328,7 @@ describe('paging on-call from the incident thread', () => {
 
     const retry = buttonsOf(failed)[0];
     expect(retry?.text.text).toBe('Retry: Page on-call now');
-    expect(JSON.parse(retry?.value ?? '{}')).toEqual(PAGE);
+    expect(JSON.parse(retry?.value ?? '{}')).toEqual({ ...PAGE, offeredAt: expect.any(String) });
     pagerduty();
     await click(bot, failed, /Retry/);
     expect(visibleText(last(root))).toContain('Paged on-call');

@@ -53,11 +53,15 @@ export function nextStepButton(next: NextStep, service: string): Button | undefi
   };
 }
 
-/** The button value for a proposal: the whole proposal, or without `reason` when that is too long. */
-export function proposalValue(p: Proposal): string | undefined {
-  const full = JSON.stringify(p);
+/**
+ * The button value for a proposal, stamped with when it is offered (`offeredAt`, the proposal's own
+ * when it has one): the whole proposal, or without `reason` when that is too long.
+ */
+export function proposalValue(p: Proposal, offeredAt: Date = new Date()): string | undefined {
+  const stamped: Proposal = { ...p, offeredAt: p.offeredAt ?? offeredAt.toISOString() };
+  const full = JSON.stringify(stamped);
   if (full.length <= SLACK_LIMITS.buttonValue) return full;
-  const { reason: _reason, ...rest } = p;
+  const { reason: _reason, ...rest } = stamped;
   const compact = JSON.stringify(rest);
   return compact.length <= SLACK_LIMITS.buttonValue ? compact : undefined;
 }
@@ -74,9 +78,9 @@ export function confirmText(p: Proposal): string {
  * The button for a proposal, with a confirm dialog that states exactly what changes, or undefined
  * when the proposal cannot be carried in a button at all.
  */
-export function proposalButton(p: Proposal): Button | undefined {
+export function proposalButton(p: Proposal, offeredAt: Date = new Date()): Button | undefined {
   const actionId = proposalActionId(p.action);
-  const value = proposalValue(p);
+  const value = proposalValue(p, offeredAt);
   if (value === undefined || actionId.length > SLACK_LIMITS.actionId) return undefined;
   const style = p.danger ? 'danger' : 'primary';
   const label = oneLine(p.label) || p.action;

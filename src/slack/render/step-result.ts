@@ -89,7 +89,7 @@ export function layoutStepResult(result: StepResult, opts: StepRenderOptions = {
     );
     escalationBlocks.push(section(shorten(lines.join('\n'), SLACK_LIMITS.sectionText)));
   }
-  const escalationButtons = buttonsFor(escalationProposals, notes);
+  const escalationButtons = buttonsFor(escalationProposals, result.finishedAt, notes);
   const escalationPack = packButtons(escalationButtons, 1);
   escalationBlocks.push(...escalationPack.blocks);
 
@@ -101,7 +101,7 @@ export function layoutStepResult(result: StepResult, opts: StepRenderOptions = {
       notes.push(`${escapeMrkdwn(oneLine(next.label))}: run \`/aegis ${escapeMrkdwn(next.step)}\` yourself`);
   }
   const finalPack = packButtons(
-    [...escalationPack.overflow, ...stepButtons, ...buttonsFor(otherProposals, notes)],
+    [...escalationPack.overflow, ...stepButtons, ...buttonsFor(otherProposals, result.finishedAt, notes)],
     MAX_ACTIONS_BLOCKS,
   );
   if (finalPack.overflow.length > 0) {
@@ -202,10 +202,11 @@ function boldLine(emoji: string, escaped: string, marker: string, shortened: () 
   return `${emoji} *${head}…*\n${marker}`;
 }
 
-function buttonsFor(proposals: readonly Proposal[], notes: string[]): Button[] {
+/** The report's proposals as buttons, offered when the report was finished. */
+function buttonsFor(proposals: readonly Proposal[], offeredAt: Date, notes: string[]): Button[] {
   const buttons: Button[] = [];
   for (const p of proposals) {
-    const button = proposalButton(p);
+    const button = proposalButton(p, offeredAt);
     if (button) buttons.push(button);
     else
       notes.push(`${escapeMrkdwn(oneLine(p.label))} is too large for a button: use \`/aegis ${p.action}\``);

@@ -28,10 +28,13 @@ describe('next-step buttons', () => {
 });
 
 describe('proposal buttons', () => {
-  it('carry action_id aegis_action:<action> and the whole proposal as the value', () => {
-    const button = proposalButton(SCALE_PROPOSAL);
+  it('carry action_id aegis_action:<action> and the whole proposal as the value, stamped with when it was offered', () => {
+    const button = proposalButton(SCALE_PROPOSAL, new Date('2026-01-05T10:00:02Z'));
     expect(button?.action_id).toBe('aegis_action:scale');
-    expect(JSON.parse(button?.value as string)).toEqual(SCALE_PROPOSAL);
+    expect(JSON.parse(button?.value as string)).toEqual({
+      ...SCALE_PROPOSAL,
+      offeredAt: '2026-01-05T10:00:02.000Z',
+    });
   });
 
   it('confirm exactly what changes: "<what>: <from> → <to>" and the reason', () => {

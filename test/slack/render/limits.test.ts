@@ -196,7 +196,8 @@ describe('a huge report', () => {
     const all = buttons(r.blocks);
     expect(all).toHaveLength(huge.proposals.length + huge.nextSteps.length);
     const values = all.map((b) => JSON.parse(b.value as string));
-    for (const p of huge.proposals) expect(values).toContainEqual(p);
+    const offeredAt = huge.finishedAt.toISOString();
+    for (const p of huge.proposals) expect(values).toContainEqual({ ...p, offeredAt });
     expect(new Set(all.map((b) => b.value)).size).toBe(all.length);
   });
 });
@@ -272,7 +273,10 @@ describe('overlong input', () => {
     const r = renderStepResult(result);
     const scale = buttons(r.blocks).find((b) => b.action_id === 'aegis_action:scale');
     const { reason: _r, ...withoutReason } = bigProposal;
-    expect(JSON.parse(scale?.value as string)).toEqual(withoutReason);
+    expect(JSON.parse(scale?.value as string)).toEqual({
+      ...withoutReason,
+      offeredAt: result.finishedAt.toISOString(),
+    });
     expect(buttons(r.blocks).some((b) => String(b.action_id).startsWith('aegis_action:page'))).toBe(false);
     expect(mrkdwnTexts(r.blocks).join('\n')).toContain('Page with a novel is too large for a button');
   });
