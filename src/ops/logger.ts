@@ -112,13 +112,36 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       },
     },
   };
-  const logger = options.destination ? pino(opts, options.destination as DestinationStream) : pino(opts);
+  const logger = pino(opts, (options.destination ?? stdoutDestination()) as DestinationStream);
   // pino applies the bindings formatter to the root only; children (which inherit this) scrub theirs here
   const child = logger.child;
   logger.child = function scrubbedChild(this: Logger, bindings, childOptions) {
     return child.call(this, scrubValue(bindings) as typeof bindings, childOptions);
   } as typeof logger.child;
   return logger;
+}
+
+/**
+ * stdout, written as lines, that survives its reader going away. pino's own default (an asynchronous
+ * SonicBoom) flushes synchronously at exit and, on EPIPE, retries forever inside process.exit: the
+ * process then hangs and no signal can end it. Here a write error (EPIPE: the pipe's reader closed)
+ * stops logging and nothing else; there is nothing buffered to flush at exit.
+ */
+function stdoutDestination(): { write(line: string): void } {
+  let open = true;
+  process.stdout.on('error', () => {
+    open = false;
+  });
+  return {
+    write(line) {
+      if (!open || process.stdout.destroyed || !process.stdout.writable) return;
+      try {
+        process.stdout.write(line);
+      } catch {
+        open = false;
+      }
+    },
+  };
 }
 
 /**

@@ -47,6 +47,11 @@ export interface ShutdownOptions<W = InterruptedWork> {
   readonly drainTimeoutMs?: number;
   /** Deadline of the report and of each closer; default 3 s. */
   readonly stepTimeoutMs?: number;
+  /**
+   * The whole shutdown's deadline: past it the process exits 1 whatever is still running. Default: the
+   * drain, the report and every closer at their deadlines, plus 2 s.
+   */
+  readonly hardDeadlineMs?: number;
   readonly exit?: (code: number) => void;
   readonly logger?: Logger;
   readonly signals?: readonly NodeJS.Signals[];
@@ -64,7 +69,8 @@ export interface ShutdownHandle {
 /**
  * Graceful shutdown on SIGTERM/SIGINT: mark not ready, stop accepting commands, wait for work in flight
  * (up to drainTimeoutMs), tell the users whose work was interrupted, close servers and clients in
- * order, exit 0 (1 when a closer failed). A second signal exits at once with 128 + the signal's number.
+ * order, exit 0 (1 when a closer failed). A second signal exits at once with 128 + the signal's number;
+ * past hardDeadlineMs the process exits 1 whatever is still running.
  */
 export function installShutdown<W = InterruptedWork>(options: ShutdownOptions<W>): ShutdownHandle {
   const exit = options.exit ?? ((code: number) => process.exit(code));
@@ -73,13 +79,23 @@ export function installShutdown<W = InterruptedWork>(options: ShutdownOptions<W>
   const log = options.logger;
   const drainTimeoutMs = options.drainTimeoutMs ?? 20_000;
   const stepTimeoutMs = options.stepTimeoutMs ?? 3000;
+  const hardDeadlineMs =
+    options.hardDeadlineMs ?? drainTimeoutMs + stepTimeoutMs * ((options.closers?.length ?? 0) + 2) + 2000;
   let running: Promise<number> | undefined;
   let exited = false;
+  let deadline: NodeJS.Timeout | undefined;
 
-  const finish = (code: number) => {
+  const finish = (code: number, flush = true) => {
     if (exited) return;
     exited = true;
-    log?.flush();
+    clearTimeout(deadline);
+    if (flush) {
+      try {
+        log?.flush();
+      } catch {
+        // a log that cannot be flushed (its reader is gone) must not keep the process alive
+      }
+    }
     exit(code);
   };
 
@@ -87,7 +103,7 @@ export function installShutdown<W = InterruptedWork>(options: ShutdownOptions<W>
     if (running) {
       const code = 128 + (constants.signals[signal] ?? 1);
       log?.warn({ signal }, 'second signal during shutdown: exiting now');
-      finish(code);
+      finish(code, false);
       return;
     }
     void handle.shutdown(signal);
@@ -134,7 +150,13 @@ export function installShutdown<W = InterruptedWork>(options: ShutdownOptions<W>
 
   const handle: ShutdownHandle = {
     shutdown(reason) {
-      running ??= run(reason);
+      if (!running) {
+        deadline = setTimeout(() => {
+          log?.error({ hardDeadlineMs }, 'shutdown did not finish by its deadline: exiting now');
+          finish(1, false);
+        }, hardDeadlineMs);
+        running = run(reason);
+      }
       return running;
     },
     get shuttingDown() {

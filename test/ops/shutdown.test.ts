@@ -131,6 +131,30 @@ describe('graceful shutdown', () => {
     h.handle.uninstall();
   });
 
+  it('exits 1 at its hard deadline when the drain and the closers never answer', async () => {
+    const exits: number[] = [];
+    const signals = new EventEmitter();
+    let exited: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      exited = resolve;
+    });
+    const never = new Promise<never>(() => {});
+    const handle = installShutdown({
+      drain: () => never,
+      closers: [{ name: 'stuck', close: () => never }],
+      hardDeadlineMs: 50,
+      exit: (code) => {
+        exits.push(code);
+        exited();
+      },
+      signalSource: signals,
+    });
+    signals.emit('SIGTERM', 'SIGTERM');
+    await done;
+    expect(exits).toEqual([1]);
+    handle.uninstall();
+  });
+
   it('when a closer fails, the others still close and the exit code is 1', async () => {
     const h = harness({ closeFails: true });
     expect(await h.handle.shutdown('test')).toBe(1);
