@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../support/testbed.ts';
+import { freePort, waitFor } from '../support/wait.ts';
 
 interface Running {
   readonly proc: ChildProcess;
