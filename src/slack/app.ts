@@ -175,6 +175,23 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
   app.error(async (error) => {
     log.error({ err: error }, 'unhandled error in a Slack listener');
   });
+  // A click, command or shortcut no listener takes (an action_id this bot does not know, an action kind
+  // it has no handler for) is acknowledged empty once the listeners are done, instead of waiting out
+  // Slack's 3 s and being logged as an error. One a listener already acknowledged: ack() refuses again.
+  app.use(async (args) => {
+    await args.next();
+    const ack = (args as { ack?: () => Promise<void> }).ack;
+    if (!ack) return;
+    try {
+      await ack();
+      log.debug(
+        { type: (args.body as { type?: unknown }).type },
+        'no listener took this request: acknowledged empty',
+      );
+    } catch {
+      // acknowledged by its listener
+    }
+  });
 
   const commandDeps = {
     config,

@@ -9,6 +9,9 @@ import { type ActionCommand, AEGIS_COMMAND } from './parse.ts';
 
 /** The incident channel for a command: where it was typed, or the configured one for direct messages. */
 export function incidentChannel(origin: Origin, config: Config): string {
+  if (!origin.channelId) {
+    throw new AppError('usage', `this request names no channel: type ${AEGIS_COMMAND} in a channel`);
+  }
   const name = origin.channelName ?? '';
   const direct = origin.channelId.startsWith('D') || name === 'directmessage' || name.startsWith('mpdm-');
   if (!direct) return origin.channelId;
