@@ -85,6 +85,8 @@ export interface Store extends Checkable {
   updateAlertIncident(groupKey: string, update: AlertIncidentUpdate): Promise<AlertIncident | undefined>;
   alertIncident(groupKey: string): Promise<AlertIncident | undefined>;
   alertIncidentByThread(channel: string, threadTs: string): Promise<AlertIncident | undefined>;
+
+  /**
    * The replay cache of signed Slack requests: records `key` until `expiresAt` and answers true when
    * this call recorded it, false when a live (unexpired at `now`) record of it already existed. Exactly
    * one of any number of concurrent callers, in any process sharing the store, gets true.
