@@ -29,10 +29,16 @@ const settle = async () => {
   const left = await handle.slack.inFlight.drain(30_000);
   if (left.length) throw new Error(`work did not finish: ${left.map((w) => w.describe).join('; ')}`);
 };
+/** The page's per-process secret, as the page gets it (its boot data): every POST carries it. */
+const pageSecret = async (): Promise<string> => {
+  const html = await (await fetch(handle.url)).text();
+  const boot = /<script type="application\/json" id="boot"[^>]*>(.*?)<\/script>/s.exec(html)?.[1];
+  return (JSON.parse(boot ?? '{}') as { secret: string }).secret;
+};
 const post = async (path: string, body: unknown) => {
   const res = await fetch(new URL(path, handle.url), {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-aegis-console-secret': await pageSecret() },
     body: JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
