@@ -138,14 +138,14 @@ async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runSte
   });
   const address = await slack.start();
   reminders.start();
-  // notifications this replica (or a dead one) answered but never handled
-  void attachedAlerts
-    ?.sweep()
-    .catch((e: unknown) => w.logger.error({ err: e }, 'sweeping pending alert notifications failed'));
+  // notifications this replica (or a dead one) answered but never handled to the end: now and periodically
+  attachedAlerts?.sweep.start();
   w.logger.info({ ...address, mode: config.slack.mode }, 'aegis-bot is running');
   installShutdown({
     logger: w.logger,
     markNotReady: () => w.readiness.markShuttingDown(),
+    // before the drain, which waits for a sweep in progress
+    stopAccepting: () => attachedAlerts?.sweep.stop(),
     drain: (ms) => slack.shutdown(ms),
     closers: [
       { name: 'reminders', close: () => reminders.stop() },

@@ -252,6 +252,13 @@ const alertsSchema = z
     /** First match wins; no match: the `service` label (or the default service) and default_steps. */
     routes: z.array(alertRouteSchema).default([]),
     default_steps: z.array(stepText).min(1).max(5).default(['latency']),
+    /**
+     * A notification or root claimed this long ago and not finished belongs to a replica that died
+     * part-way: any replica takes it up. Default: the store's DEFAULT_ALERT_STALE_CLAIM_MS (2m).
+     */
+    stale_claim: duration.optional(),
+    /** How often each replica looks for notifications to take up, jittered. Default: 30s (incidents/sweep.ts). */
+    sweep_interval: duration.optional(),
   })
   .optional();
 

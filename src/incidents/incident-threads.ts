@@ -39,7 +39,10 @@ export interface IncidentDeps {
   /** The alert's metric before, at worst and now, for the resolved update; absent: not shown. */
   readonly metrics?: MetricHistory;
   readonly now?: () => Date;
-  /** How long a replica waits for another one to post the root of a group; default 60 s. */
+  /**
+   * How long a replica waits for another one to post the root of a group (taking the claim over once it
+   * is stale: the store's alert stale-claim window); default 60 s.
+   */
   readonly rootWaitMs?: number;
   readonly pollMs?: number;
 }
@@ -59,6 +62,15 @@ export interface IncidentThreads {
  * later notifications update the root in place; the resolved one says so with the incident's duration
  * and the alert's metric before, at worst and now. A notification already handled (a repeat, the HA
  * twin, a retry) moves "last seen" and nothing else.
+ *
+ * A replica may die at any point of handling; the sweep (sweep.ts) then hands the notification to another
+ * one once its claim is stale, and each stage resumes from what the store says was done:
+ * 1. the notification's claim (stale: taken again);
+ * 2. the group's root: claimed and posted (updated, never posted again), or claimed and never posted
+ *    (taken over once that claim is stale, then posted);
+ * 3. each routed step, recorded as it starts, once per group and step: never run again.
+ * A replica that died between Slack posting the root and the store recording its ts leaves a root nobody
+ * knows of: the next handler posts another (the only stage that is at least once).
  */
 export function incidentThreads(deps: IncidentDeps): IncidentThreads {
   const now = deps.now ?? (() => new Date());
@@ -84,7 +96,7 @@ export function incidentThreads(deps: IncidentDeps): IncidentThreads {
   const rootOf = (i: AlertIncident): ThreadRef | undefined =>
     i.channel && i.rootTs ? { channel: i.channel, ts: i.rootTs } : undefined;
 
-  /** Another replica claimed the group: its root appears in the store once posted. */
+  /** Another replica claimed the group: its root appears in the store once posted (resolved ones wait). */
   const waitForRoot = async (groupKey: string): Promise<{ incident: AlertIncident; root: ThreadRef }> => {
     const deadline = Date.now() + (deps.rootWaitMs ?? 60_000);
     for (;;) {
@@ -116,66 +128,95 @@ export function incidentThreads(deps: IncidentDeps): IncidentThreads {
     log.info({ groupKey, step: routed.text }, 'onset evidence kept');
   };
 
+  /** The routed steps not started yet for this group (a replica that died may have started some). */
   const runSteps = async (groupKey: string, root: ThreadRef, route: AlertRoute) => {
     // All at once: the evidence of every step is taken while the alert is fresh.
     await Promise.all(
       route.steps.map(async (routed) => {
+        if (!(await store.claimAlertStep(groupKey, routed.text, deps.owner, now()))) return;
         const result = await chat.runStep(root, routed, route.service);
         if (result && PROFILE_STEPS.has(routed.step.name)) await keepOnset(groupKey, root, routed, result);
       }),
     );
   };
 
-  const onFiring = async (n: AlertNotification, record: AlertNotificationRecord, route: AlertRoute) => {
-    const claim = await store.claimAlertIncident({
-      groupKey: n.groupKey,
+  /** Posts the root of a group this replica claimed; answers where it is. */
+  const postRoot = async (groupKey: string, route: AlertRoute): Promise<ThreadRef> => {
+    const incident = await store.alertIncident(groupKey);
+    if (!incident) throw new Error(`the incident of ${groupKey} vanished after it was claimed`);
+    const root = await chat.postRoot(deps.router.channel, view(incident));
+    // the thread first: once the root's ts is recorded, a handler that takes over finds the root posted
+    await store.recordIncidentThread({
+      channel: root.channel,
+      threadTs: root.ts,
       service: route.service.name,
-      owner: deps.owner,
-      at: now(),
-      startedAt: groupStart(n),
-      latest: n,
-      latestAt: record.firstSeen,
+      ...(route.steps[0] ? { step: route.steps[0].step.name } : {}),
+      createdAt: now(),
     });
-    if (claim.claimed) {
-      const incident = await store.alertIncident(n.groupKey);
-      if (!incident) throw new Error(`the incident of ${n.groupKey} vanished after it was claimed`);
-      const root = await chat.postRoot(deps.router.channel, view(incident));
-      await store.setAlertIncidentRoot(n.groupKey, root);
-      await store.recordIncidentThread({
-        channel: root.channel,
-        threadTs: root.ts,
+    await store.setAlertIncidentRoot(groupKey, root);
+    log.info({ groupKey, ...root, route: route.matched }, 'incident thread started');
+    // another replica may have applied a newer notification while the root was being posted
+    const after = await store.alertIncident(groupKey);
+    if (after && (after.latestAt > incident.latestAt || after.status !== incident.status)) {
+      await chat.updateRoot(root, view(after));
+    }
+    return root;
+  };
+
+  /**
+   * The group's root: posted by this replica when it wins the claim (or takes over one a dead replica left
+   * stale), else the one another replica posted, waited for while it is being posted.
+   */
+  const claimRoot = async (
+    n: AlertNotification,
+    record: AlertNotificationRecord,
+    route: AlertRoute,
+  ): Promise<
+    { posted: true; root: ThreadRef } | { posted: false; root: ThreadRef; incident: AlertIncident }
+  > => {
+    const deadline = Date.now() + (deps.rootWaitMs ?? 60_000);
+    for (;;) {
+      const claim = await store.claimAlertIncident({
+        groupKey: n.groupKey,
         service: route.service.name,
-        ...(route.steps[0] ? { step: route.steps[0].step.name } : {}),
-        createdAt: now(),
+        owner: deps.owner,
+        at: now(),
+        startedAt: groupStart(n),
+        latest: n,
+        latestAt: record.firstSeen,
       });
-      log.info({ groupKey: n.groupKey, ...root, route: route.matched }, 'incident thread started');
-      // another replica may have applied a newer notification while the root was being posted
-      const after = await store.alertIncident(n.groupKey);
-      if (after && (after.latestAt > incident.latestAt || after.status !== incident.status)) {
-        await chat.updateRoot(root, view(after));
+      if (claim.claimed) return { posted: true, root: await postRoot(n.groupKey, route) };
+      const root = rootOf(claim.incident);
+      if (root) return { posted: false, root, incident: claim.incident };
+      if (Date.now() >= deadline) {
+        throw new AppError('busy', `the root message of alert group ${n.groupKey} was not posted in time`);
       }
-      await runSteps(n.groupKey, root, route);
-      return;
+      await new Promise((r) => setTimeout(r, deps.pollMs ?? 100));
     }
-    const { root } =
-      claim.incident.channel && claim.incident.rootTs
-        ? { root: { channel: claim.incident.channel, ts: claim.incident.rootTs } }
-        : await waitForRoot(n.groupKey);
-    const reopened = claim.incident.status === 'resolved';
-    const updated = await store.updateAlertIncident(n.groupKey, {
-      status: 'firing',
-      resolvedAt: null,
-      lastSeen: record.lastSeen,
-      latest: { payload: n, at: record.firstSeen },
-    });
-    if (!updated) return;
-    await chat.updateRoot(root, view(updated));
-    if (reopened && updated.status === 'firing') {
-      await chat.postNote(
-        root,
-        'The alert group fires again: the root message above shows the alerts firing now.',
-      );
+  };
+
+  const onFiring = async (n: AlertNotification, record: AlertNotificationRecord, route: AlertRoute) => {
+    const claimed = await claimRoot(n, record, route);
+    const { root } = claimed;
+    if (!claimed.posted) {
+      const reopened = claimed.incident.status === 'resolved';
+      const updated = await store.updateAlertIncident(n.groupKey, {
+        status: 'firing',
+        resolvedAt: null,
+        lastSeen: record.lastSeen,
+        latest: { payload: n, at: record.firstSeen },
+      });
+      if (!updated) return;
+      await chat.updateRoot(root, view(updated));
+      if (reopened && updated.status === 'firing') {
+        await chat.postNote(
+          root,
+          'The alert group fires again: the root message above shows the alerts firing now.',
+        );
+      }
     }
+    // the first handler runs them; a later one only when a replica died before starting some
+    await runSteps(n.groupKey, root, route);
   };
 
   const onResolved = async (n: AlertNotification, record: AlertNotificationRecord, route: AlertRoute) => {

@@ -15,6 +15,7 @@ import { groupTitle } from '../incidents/model.ts';
 import type { MetricHistory, SilenceClient } from '../incidents/ports.ts';
 import { alertmanagerRoute, webhookAuth } from '../incidents/receiver.ts';
 import { createAlertRouter } from '../incidents/routing.ts';
+import { type NotificationSweep, notificationSweep } from '../incidents/sweep.ts';
 import type { AlertNotification } from '../incidents/webhook-schema.ts';
 import type { Store } from '../store/types.ts';
 import type { AnyStep, HttpRoute, SlackApp } from './app.ts';
@@ -61,8 +62,11 @@ export interface AlertsWiring {
 
 export interface AttachedAlerts {
   readonly threads: IncidentThreads;
-  /** Handles notifications recorded but never handled (the process answered, then died). */
-  sweep(olderThanMs?: number): Promise<number>;
+  /**
+   * Takes up notifications answered and never handled to the end (a replica died): start it in every
+   * replica, stop it on shutdown.
+   */
+  readonly sweep: NotificationSweep;
 }
 
 /** Undefined when config.alerts is not set. Throws AppError('config') for a route naming an unknown step. */
@@ -116,23 +120,15 @@ export function alertsWiring(o: AlertsWiringOptions): AlertsWiring | undefined {
         slack,
         now,
       });
-      return {
+      const sweep = notificationSweep({
+        store: o.store,
         threads,
-        async sweep(olderThanMs = 30_000) {
-          const pending = await o.store.pendingAlertNotifications(new Date(now().getTime() - olderThanMs));
-          for (const record of pending) {
-            await threads
-              .handle(record)
-              .catch((e: unknown) =>
-                o.log.error(
-                  { err: e, dedupKey: record.dedupKey },
-                  'handling a pending alert notification failed',
-                ),
-              );
-          }
-          return pending.length;
-        },
-      };
+        log: o.log,
+        now,
+        track: (work, describe) => slack.inFlight.track(work, describe),
+        ...(alerts.sweep_interval ? { intervalMs: alerts.sweep_interval } : {}),
+      });
+      return { threads, sweep };
     },
   };
 }

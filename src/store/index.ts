@@ -12,7 +12,7 @@ export {
   STORE_SCHEMA,
 } from './postgres-store.ts';
 export type * from './types.ts';
-export { DEFAULT_STALE_CLAIM_MS } from './types.ts';
+export { DEFAULT_ALERT_STALE_CLAIM_MS, DEFAULT_STALE_CLAIM_MS } from './types.ts';
 
 /**
  * The store the configuration asks for: PostgreSQL when `store.database_url_env` names a set variable
@@ -24,10 +24,11 @@ export async function createStore(
   warn: (message: string) => void = () => {},
 ): Promise<Store> {
   const url = config.secrets.storeDatabaseUrl;
-  if (url) return PostgresStore.open({ url });
+  const alertStaleClaimMs = config.alerts?.stale_claim;
+  if (url) return PostgresStore.open({ url, ...(alertStaleClaimMs ? { alertStaleClaimMs } : {}) });
   warn(
     'no store configured (store.database_url_env): using the embedded store. It serves ONE bot process: ' +
       'replicas would not share once-only keys, approvals or reminders, and the audit log is lost on restart.',
   );
-  return new MemoryStore();
+  return new MemoryStore(alertStaleClaimMs ? { alertStaleClaimMs } : {});
 }

@@ -11,6 +11,7 @@ import {
   type AuditQuery,
   type AuditRecord,
   type ClaimResult,
+  DEFAULT_ALERT_STALE_CLAIM_MS,
   DEFAULT_STALE_CLAIM_MS,
   type IncidentThread,
   type NewReminder,
@@ -25,6 +26,8 @@ import {
 export interface MemoryStoreOptions {
   /** See DEFAULT_STALE_CLAIM_MS. */
   readonly staleClaimMs?: number;
+  /** See DEFAULT_ALERT_STALE_CLAIM_MS. */
+  readonly alertStaleClaimMs?: number;
 }
 
 /**
@@ -39,6 +42,7 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   private readonly staleClaimMs: number;
+  private readonly alertStaleClaimMs: number;
   private readonly once = new Map<string, OnceRecord>();
   private readonly auditRecords: AuditRecord[] = [];
   private readonly approvals = new Map<string, PendingApproval>();
@@ -47,9 +51,11 @@ export class MemoryStore implements Store {
   private readonly notifications = new Map<string, AlertNotificationRecord & { claimedAt?: Date }>();
   private readonly incidents = new Map<string, AlertIncident>();
   private readonly deliveries = new Map<string, number>();
+  private readonly incidentSteps = new Set<string>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.staleClaimMs = options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS;
+    this.alertStaleClaimMs = options.alertStaleClaimMs ?? DEFAULT_ALERT_STALE_CLAIM_MS;
   }
 
   async claimOnce(claim: OnceClaim): Promise<ClaimResult> {
@@ -180,8 +186,7 @@ export class MemoryStore implements Store {
   async claimAlertNotification(dedupKey: string, _owner: string, at: Date): Promise<boolean> {
     const r = this.notifications.get(dedupKey);
     if (!r) return false;
-    const stale = r.state === 'running' && (r.claimedAt?.getTime() ?? 0) < at.getTime() - this.staleClaimMs;
-    if (r.state !== 'pending' && r.state !== 'failed' && !stale) return false;
+    if (r.state !== 'pending' && r.state !== 'failed' && !this.staleNotification(r, at)) return false;
     this.notifications.set(dedupKey, { ...r, state: 'running', claimedAt: at });
     return true;
   }
@@ -191,9 +196,17 @@ export class MemoryStore implements Store {
     if (r?.state === 'running') this.notifications.set(dedupKey, { ...r, state });
   }
 
-  async pendingAlertNotifications(recordedBefore: Date, limit = 50): Promise<AlertNotificationRecord[]> {
+  async pendingAlertNotifications(
+    recordedBefore: Date,
+    now: Date,
+    limit = 50,
+  ): Promise<AlertNotificationRecord[]> {
     return [...this.notifications.values()]
-      .filter((r) => r.state === 'pending' && r.firstSeen.getTime() < recordedBefore.getTime())
+      .filter(
+        (r) =>
+          (r.state === 'pending' && r.firstSeen.getTime() < recordedBefore.getTime()) ||
+          this.staleNotification(r, now),
+      )
       .sort((a, b) => a.firstSeen.getTime() - b.firstSeen.getTime())
       .slice(0, limit)
       .map((r) => ({ ...withoutClaim(r), fresh: false }));
@@ -206,7 +219,7 @@ export class MemoryStore implements Store {
     const stale =
       existing &&
       existing.rootTs === undefined &&
-      existing.claimedAt.getTime() < claim.at.getTime() - this.staleClaimMs;
+      existing.claimedAt.getTime() < claim.at.getTime() - this.alertStaleClaimMs;
     if (existing && !stale) return { claimed: false, incident: copyIncident(existing) };
     this.incidents.set(claim.groupKey, {
       groupKey: claim.groupKey,
@@ -271,6 +284,13 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async claimAlertStep(groupKey: string, step: string): Promise<boolean> {
+    const key = `${groupKey}\u0000${step}`;
+    if (this.incidentSteps.has(key)) return false;
+    this.incidentSteps.add(key);
+    return true;
+  }
+
   async check(): Promise<CheckResult[]> {
     return [
       {
@@ -283,6 +303,11 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {}
+
+  /** Running, and claimed longer ago than the alert stale-claim window: its replica died part-way. */
+  private staleNotification(r: AlertNotificationRecord & { claimedAt?: Date }, now: Date): boolean {
+    return r.state === 'running' && (r.claimedAt?.getTime() ?? 0) < now.getTime() - this.alertStaleClaimMs;
+  }
 }
 
 function withoutClaim(r: AlertNotificationRecord & { claimedAt?: Date }): AlertNotificationRecord {

@@ -16,6 +16,7 @@ import {
   type AuditRecord,
   type AuditResult,
   type ClaimResult,
+  DEFAULT_ALERT_STALE_CLAIM_MS,
   DEFAULT_STALE_CLAIM_MS,
   type IncidentThread,
   type NewReminder,
@@ -156,12 +157,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX slack_deliveries_expiry ON ${STORE_SCHEMA}.slack_deliveries (expires_at);
     `,
   },
+  {
+    version: 4,
+    name: 'alert handling a dead replica left part-way: running claims, the steps that started',
+    sql: `
+      CREATE INDEX alert_notifications_running ON ${STORE_SCHEMA}.alert_notifications (claimed_at)
+        WHERE state = 'running';
+      CREATE TABLE ${STORE_SCHEMA}.alert_incident_steps (
+        group_key  text NOT NULL,
+        step       text NOT NULL,
+        claimed_by text NOT NULL,
+        claimed_at timestamptz NOT NULL,
+        PRIMARY KEY (group_key, step)
+      );
+    `,
+  },
 ];
 
 export interface PostgresStoreOptions {
   readonly url: string;
   /** See DEFAULT_STALE_CLAIM_MS. */
   readonly staleClaimMs?: number;
+  /** See DEFAULT_ALERT_STALE_CLAIM_MS. */
+  readonly alertStaleClaimMs?: number;
   /** Pool size; default 4. */
   readonly maxConnections?: number;
   readonly connectTimeoutMs?: number;
@@ -181,10 +199,12 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly staleClaimMs: number;
   private deliveriesSincePrune = 0;
+  private readonly alertStaleClaimMs: number;
 
-  private constructor(pool: pg.Pool, staleClaimMs: number) {
+  private constructor(pool: pg.Pool, staleClaimMs: number, alertStaleClaimMs: number) {
     this.pool = pool;
     this.staleClaimMs = staleClaimMs;
+    this.alertStaleClaimMs = alertStaleClaimMs;
   }
 
   /** Connects, applies the migrations that are missing, and returns the store. */
@@ -199,7 +219,11 @@ export class PostgresStore implements Store {
     });
     // A pooled connection that drops (server restart) is replaced on the next query.
     pool.on('error', () => {});
-    const store = new PostgresStore(pool, options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS);
+    const store = new PostgresStore(
+      pool,
+      options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS,
+      options.alertStaleClaimMs ?? DEFAULT_ALERT_STALE_CLAIM_MS,
+    );
     try {
       await store.migrate();
     } catch (e) {
@@ -460,7 +484,7 @@ export class PostgresStore implements Store {
         WHERE dedup_key = $1
           AND (state IN ('pending', 'failed') OR (state = 'running' AND claimed_at < $4))
         RETURNING dedup_key`,
-      [dedupKey, owner, at, new Date(at.getTime() - this.staleClaimMs)],
+      [dedupKey, owner, at, new Date(at.getTime() - this.alertStaleClaimMs)],
     );
     return rows.length === 1;
   }
@@ -473,11 +497,16 @@ export class PostgresStore implements Store {
     );
   }
 
-  async pendingAlertNotifications(recordedBefore: Date, limit = 50): Promise<AlertNotificationRecord[]> {
+  async pendingAlertNotifications(
+    recordedBefore: Date,
+    now: Date,
+    limit = 50,
+  ): Promise<AlertNotificationRecord[]> {
     const rows = await this.query(
       `SELECT *, false AS fresh FROM ${STORE_SCHEMA}.alert_notifications
-        WHERE state = 'pending' AND first_seen < $1 ORDER BY first_seen LIMIT $2`,
-      [recordedBefore, limit],
+        WHERE (state = 'pending' AND first_seen < $1) OR (state = 'running' AND claimed_at < $3)
+        ORDER BY first_seen LIMIT $2`,
+      [recordedBefore, limit, new Date(now.getTime() - this.alertStaleClaimMs)],
     );
     return rows.map(toNotification);
   }
@@ -504,7 +533,7 @@ export class PostgresStore implements Store {
           c.at,
           c.owner,
           JSON.stringify(c.latest),
-          new Date(c.at.getTime() - this.staleClaimMs),
+          new Date(c.at.getTime() - this.alertStaleClaimMs),
           c.latestAt,
         ],
       );
@@ -565,6 +594,15 @@ export class PostgresStore implements Store {
       [channel, threadTs],
     );
     return rows[0] ? toIncident(rows[0]) : undefined;
+  }
+
+  async claimAlertStep(groupKey: string, step: string, owner: string, at: Date): Promise<boolean> {
+    const won = await this.query(
+      `INSERT INTO ${STORE_SCHEMA}.alert_incident_steps (group_key, step, claimed_by, claimed_at)
+       VALUES ($1, $2, $3, $4) ON CONFLICT (group_key, step) DO NOTHING RETURNING step`,
+      [groupKey, step, owner, at],
+    );
+    return won.length === 1;
   }
 
   /** Reachable, and migrated to the version this code expects. */

@@ -64,17 +64,26 @@ export interface Store extends Checkable {
   recordAlertNotification(n: AlertNotificationEntry): Promise<AlertNotificationRecord>;
   /**
    * Takes a recorded notification for handling: exactly one of any number of concurrent callers (in any
-   * process) gets true, and only while it is pending, failed, or running longer than the stale-claim window.
+   * process) gets true, and only while it is pending, failed, or running longer than the alert
+   * stale-claim window (its replica died part-way).
    */
   claimAlertNotification(dedupKey: string, owner: string, at: Date): Promise<boolean>;
   completeAlertNotification(dedupKey: string, state: 'done' | 'failed', at: Date): Promise<void>;
-  /** Recorded notifications nobody handled (the process died after answering), oldest first. */
-  pendingAlertNotifications(recordedBefore: Date, limit?: number): Promise<AlertNotificationRecord[]>;
+  /**
+   * Notifications to take up again, oldest first: pending ones recorded before `recordedBefore` (answered,
+   * never started), and running ones whose claim is older than the alert stale-claim window at `now`
+   * (their replica died part-way).
+   */
+  pendingAlertNotifications(
+    recordedBefore: Date,
+    now: Date,
+    limit?: number,
+  ): Promise<AlertNotificationRecord[]>;
 
   /**
-   * Claims the incident of an alert group: the one caller that gets `claimed: true` posts its root message
-   * and runs its steps. The others get the incident (its root, once posted). A claim whose root was never
-   * posted may be taken again after the stale-claim window.
+   * Claims the incident of an alert group: the one caller that gets `claimed: true` posts its root message.
+   * The others get the incident (its root, once posted). A claim whose root was never posted may be taken
+   * again after the alert stale-claim window.
    */
   claimAlertIncident(
     claim: AlertIncidentClaim,
@@ -85,6 +94,12 @@ export interface Store extends Checkable {
   updateAlertIncident(groupKey: string, update: AlertIncidentUpdate): Promise<AlertIncident | undefined>;
   alertIncident(groupKey: string): Promise<AlertIncident | undefined>;
   alertIncidentByThread(channel: string, threadTs: string): Promise<AlertIncident | undefined>;
+  /**
+   * Records that a routed step starts in an incident's thread: true for exactly one caller per group and
+   * step, ever. A step that started is never run again for that incident, even when its replica died
+   * while it ran (a second run would post a second report; its evidence is from later).
+   */
+  claimAlertStep(groupKey: string, step: string, owner: string, at: Date): Promise<boolean>;
 
   /**
    * The replay cache of signed Slack requests: records `key` until `expiresAt` and answers true when
@@ -302,3 +317,10 @@ export interface IncidentThread {
 
 /** A claim left `running` this long is taken to belong to a process that died: default 15 minutes. */
 export const DEFAULT_STALE_CLAIM_MS = 15 * 60_000;
+/**
+ * The same for the claims of alert handling (a notification, the root of a group): default 2 minutes, so
+ * that an incident a dead replica left half-handled is taken up while it is fresh
+ * (config: alerts.stale_claim). It must exceed the longest a live replica takes to post a root message
+ * (the Web API client's timeout and retries: about a minute), or a slow post could be taken over.
+ */
+export const DEFAULT_ALERT_STALE_CLAIM_MS = 2 * 60_000;

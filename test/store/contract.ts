@@ -7,11 +7,13 @@ import type { Proposal } from '../../src/domain/finding.ts';
 import type { Store } from '../../src/store/types.ts';
 
 export interface ContractOptions {
-  /** A store with empty state and a stale-claim window of STALE_MS. */
+  /** A store with empty state, a stale-claim window of STALE_MS and one of ALERT_STALE_MS for alerts. */
   open(): Promise<Store>;
 }
 
 export const STALE_MS = 60_000;
+/** Shorter than STALE_MS, so a test can tell which window a store applies. */
+export const ALERT_STALE_MS = 20_000;
 const T0 = new Date('2026-01-05T10:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
@@ -349,18 +351,43 @@ export function storeContract(name: string, options: ContractOptions): void {
         expect(await store.claimAlertNotification('unknown', 'bot-2', at(30))).toBe(false);
       });
 
-      it('takes over a running notification only after the stale-claim window, and lists pending ones', async () => {
+      it('takes over a running notification only after the alert stale-claim window, and lists pending ones', async () => {
         await store.recordAlertNotification(note('n4'));
         await store.recordAlertNotification(note('n5', at(100)));
-        expect((await store.pendingAlertNotifications(at(1000))).map((n) => n.dedupKey)).toEqual([
+        expect((await store.pendingAlertNotifications(at(1000), at(1000))).map((n) => n.dedupKey)).toEqual([
           'n4',
           'n5',
         ]);
         expect(await store.claimAlertNotification('n4', 'bot-1', at(0))).toBe(true);
-        expect(await store.claimAlertNotification('n4', 'bot-2', at(STALE_MS - 1))).toBe(false);
-        expect(await store.claimAlertNotification('n4', 'bot-2', at(STALE_MS + 1))).toBe(true);
-        expect((await store.pendingAlertNotifications(at(1000))).map((n) => n.dedupKey)).toEqual(['n5']);
-        expect(await store.pendingAlertNotifications(at(50))).toEqual([]);
+        expect(await store.claimAlertNotification('n4', 'bot-2', at(ALERT_STALE_MS - 1))).toBe(false);
+        expect(await store.claimAlertNotification('n4', 'bot-2', at(ALERT_STALE_MS + 1))).toBe(true);
+        expect((await store.pendingAlertNotifications(at(1000), at(1000))).map((n) => n.dedupKey)).toEqual([
+          'n5',
+        ]);
+        expect(await store.pendingAlertNotifications(at(50), at(50))).toEqual([]);
+      });
+
+      it('lists a running notification again once its claim is stale (its replica died), never a done one', async () => {
+        await store.recordAlertNotification(note('n6'));
+        await store.recordAlertNotification(note('n7'));
+        expect(await store.claimAlertNotification('n6', 'bot-dead', at(1000))).toBe(true);
+        expect(await store.claimAlertNotification('n7', 'bot-1', at(1000))).toBe(true);
+        await store.completeAlertNotification('n7', 'done', at(2000));
+        const listed = async (now: number) =>
+          (await store.pendingAlertNotifications(at(0), at(now))).map((n) => n.dedupKey);
+        expect(await listed(1000 + ALERT_STALE_MS - 1)).toEqual([]);
+        expect(await listed(1000 + ALERT_STALE_MS + 1)).toEqual(['n6']);
+        const [record] = await store.pendingAlertNotifications(at(0), at(1000 + ALERT_STALE_MS + 1));
+        expect(record).toMatchObject({ dedupKey: 'n6', state: 'running', fresh: false, firstSeen: T0 });
+        // any replica may take it; exactly one of them does
+        const claims = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.claimAlertNotification('n6', `bot-${i}`, at(1000 + ALERT_STALE_MS + 1)),
+          ),
+        );
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        expect(await listed(1000 + ALERT_STALE_MS + 1)).toEqual([]);
+        expect(await listed(1000 + 2 * ALERT_STALE_MS + 2)).toEqual(['n6']);
       });
     });
 
@@ -400,12 +427,24 @@ export function storeContract(name: string, options: ContractOptions): void {
         expect(await store.alertIncident('g2')).toBeUndefined();
       });
 
-      it('takes over a claim whose root was never posted only after the stale-claim window', async () => {
+      it('takes over a claim whose root was never posted only after the alert stale-claim window', async () => {
         await store.claimAlertIncident(claimOf('bot-1'));
-        expect((await store.claimAlertIncident(claimOf('bot-2', at(STALE_MS - 1)))).claimed).toBe(false);
-        expect((await store.claimAlertIncident(claimOf('bot-2', at(STALE_MS + 1)))).claimed).toBe(true);
+        expect((await store.claimAlertIncident(claimOf('bot-2', at(ALERT_STALE_MS - 1)))).claimed).toBe(
+          false,
+        );
+        expect((await store.claimAlertIncident(claimOf('bot-2', at(ALERT_STALE_MS + 1)))).claimed).toBe(true);
         await store.setAlertIncidentRoot('g1', { channel: 'C1', ts: '100.1' });
         expect((await store.claimAlertIncident(claimOf('bot-3', at(10 * STALE_MS)))).claimed).toBe(false);
+      });
+
+      it('records each step of a group as it starts, for exactly one of 20 concurrent callers, forever', async () => {
+        const starts = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.claimAlertStep('g1', 'cpu 30s', `bot-${i}`, at(10))),
+        );
+        expect(starts.filter(Boolean)).toHaveLength(1);
+        expect(await store.claimAlertStep('g1', 'cpu 30s', 'bot-x', at(100 * STALE_MS))).toBe(false);
+        expect(await store.claimAlertStep('g1', 'latency', 'bot-x', at(10))).toBe(true);
+        expect(await store.claimAlertStep('g2', 'cpu 30s', 'bot-x', at(10))).toBe(true);
       });
 
       it('applies updates: newest notification wins, last seen only moves forward, onset and silence kept', async () => {

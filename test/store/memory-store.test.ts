@@ -1,4 +1,6 @@
 import { MemoryStore } from '../../src/store/memory-store.ts';
-import { STALE_MS, storeContract } from './contract.ts';
+import { ALERT_STALE_MS, STALE_MS, storeContract } from './contract.ts';
 
-storeContract('MemoryStore', { open: async () => new MemoryStore({ staleClaimMs: STALE_MS }) });
+storeContract('MemoryStore', {
+  open: async () => new MemoryStore({ staleClaimMs: STALE_MS, alertStaleClaimMs: ALERT_STALE_MS }),
+});

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MIGRATIONS, PostgresStore, STORE_SCHEMA } from '../../src/store/postgres-store.ts';
 import { createDatabase, dropDatabase, type TestDatabase } from '../support/testbed.ts';
-import { STALE_MS, storeContract } from './contract.ts';
+import { ALERT_STALE_MS, STALE_MS, storeContract } from './contract.ts';
 
 const testbed = inject('testbed');
 let db: TestDatabase;
@@ -34,7 +34,11 @@ async function truncateAll(url: string): Promise<void> {
 
 storeContract('PostgresStore', {
   async open() {
-    const store = await PostgresStore.open({ url: db.url, staleClaimMs: STALE_MS });
+    const store = await PostgresStore.open({
+      url: db.url,
+      staleClaimMs: STALE_MS,
+      alertStaleClaimMs: ALERT_STALE_MS,
+    });
     await truncateAll(db.url);
     return store;
   },
@@ -53,6 +57,7 @@ describe('PostgresStore: its own schema, migrations at start, shared by processe
       );
       await c.end();
       expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual([
+        'alert_incident_steps',
         'alert_incidents',
         'alert_notifications',
         'approvals',
