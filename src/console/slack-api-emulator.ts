@@ -151,13 +151,19 @@ export interface SlackApiEmulator {
   readonly files: ReadonlyMap<string, EmulatedFile>;
   /** The next call of `method` fails with `fault` (queued: call it twice for two failures). */
   failNext(method: string, fault: Fault): void;
+  /**
+   * The next call of `method` whose arguments satisfy `when` is recorded, has no effect and is never
+   * answered, as if Slack stopped answering: its caller waits until it times out, or dies waiting
+   * (tests kill it there).
+   */
+  hangNext(method: string, when?: (args: Record<string, unknown>) => boolean): void;
   /** A response_url served here; what is posted to it lands in `responses`. */
   responseUrl(id?: string): string;
   /** Called after every answered call. Returns an unsubscribe function. */
   onCall(listener: (call: RecordedCall) => void): () => void;
   /** Called for every message posted or updated, ephemeral message, and response_url post. Returns an unsubscribe function. */
   onChange(listener: (change: EmulatorChange) => void): () => void;
-  /** Forgets calls, messages, files, responses, views and pending faults. */
+  /** Forgets calls, messages, files, responses, views and pending faults and hangs. */
   reset(): void;
   stop(): Promise<void>;
 }
@@ -279,6 +285,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
   const views: OpenedView[] = [];
   const files = new Map<string, EmulatedFile & { uploaded: boolean }>();
   const faults = new Map<string, Fault[]>();
+  const hangs: { method: string; when: (args: Args) => boolean }[] = [];
   const listeners = new Set<(call: RecordedCall) => void>();
   const changeListeners = new Set<(change: EmulatorChange) => void>();
   const changed = (change: EmulatorChange) => {
@@ -567,6 +574,11 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       } else parsed[k] = v;
     }
     const call = record(method, parsed, token);
+    const hang = hangs.findIndex((h) => h.method === method && h.when(parsed));
+    if (hang >= 0) {
+      hangs.splice(hang, 1);
+      return new Promise<Answer>(() => {});
+    }
     const fault = injected(method);
     if (fault) return finish(call, fault);
     if (!token) return finish(call, { body: { ok: false, error: 'not_authed' } });
@@ -676,6 +688,9 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       queue.push(fault);
       faults.set(method, queue);
     },
+    hangNext(method, when = () => true) {
+      hangs.push({ method, when });
+    },
     responseUrl(id = randomBytes(6).toString('hex')) {
       return `${url}/respond/${id}`;
     },
@@ -695,6 +710,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       views.length = 0;
       files.clear();
       faults.clear();
+      hangs.length = 0;
     },
     stop() {
       return new Promise((resolve, reject) => {

@@ -12,6 +12,8 @@ export interface BotProcess {
   readonly base: string;
   readonly name: string;
   output(): string;
+  /** SIGKILL: the process dies where it is, with no graceful shutdown (a crashed or evicted replica). */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -21,6 +23,8 @@ export interface BotProcessOptions {
   /** YAML appended to the configuration (services, alerts, authorization, ...). */
   readonly yaml: string;
   readonly env?: Record<string, string>;
+  /** How long it may take to answer /readyz; default 30 s. */
+  readonly readyTimeoutMs?: number;
 }
 
 export async function startBotProcess(o: BotProcessOptions): Promise<BotProcess> {
@@ -70,7 +74,7 @@ export async function startBotProcess(o: BotProcessOptions): Promise<BotProcess>
         if (proc.exitCode !== null) throw new Error(`bot ${o.name} exited: ${output}`);
         return (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200;
       },
-      { timeoutMs: 30_000, intervalMs: 200 },
+      { timeoutMs: o.readyTimeoutMs ?? 30_000, intervalMs: 200 },
     );
   } catch (e) {
     proc.kill('SIGKILL');
@@ -81,8 +85,14 @@ export async function startBotProcess(o: BotProcessOptions): Promise<BotProcess>
     base,
     name: o.name,
     output: () => output,
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    },
     async stop() {
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
         const killed = setTimeout(() => proc.kill('SIGKILL'), 10_000);
         await exited;
