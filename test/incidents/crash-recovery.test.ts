@@ -258,4 +258,35 @@ describe('the sweep of every replica', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(sweeps).toBe(3);
   });
+
+  it('stopped during a sweep, finishes the notification in hand, takes no other and sweeps no more', async () => {
+    const store = new MemoryStore();
+    const { now } = clock();
+    for (const fingerprint of ['x1', 'x2', 'x3']) {
+      await record(store, notification([{ fingerprint }]), now());
+    }
+    let release: () => void = () => {};
+    const handled: string[] = [];
+    const sweep = notificationSweep({
+      store,
+      threads: {
+        async handle(r) {
+          handled.push(r.dedupKey);
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+        },
+      },
+      log: recordingLog(),
+      now: () => new Date(now().getTime() + 60_000),
+      intervalMs: 10,
+    });
+    sweep.start();
+    await vi.waitFor(() => expect(handled).toHaveLength(1));
+    sweep.stop();
+    release();
+    // the sweep in progress ends with the one it had in hand
+    expect(await sweep.tick()).toBe(1);
+    expect(handled).toHaveLength(1);
+  });
 });
