@@ -66,6 +66,12 @@ const prometheusSchema = z.strictObject({
     .prefault({}),
 });
 
+/**
+ * The service's own code in profiles: function-name prefixes ("github.com/acme/aegis-api/", "main.").
+ * Omitted: derived from each profile (steps/profiling/hot-paths.ts, lib/pprof/app-code.ts).
+ */
+const appPackages = z.array(z.string().min(1)).min(1).optional();
+
 const pprofSchema = z.discriminatedUnion('mode', [
   z.strictObject({
     mode: z.literal('url'),
@@ -76,6 +82,7 @@ const pprofSchema = z.discriminatedUnion('mode', [
       .int()
       .positive()
       .default(64 * 2 ** 20),
+    app_packages: appPackages,
   }),
   z.strictObject({
     mode: z.literal('pod_proxy'),
@@ -86,6 +93,7 @@ const pprofSchema = z.discriminatedUnion('mode', [
       .int()
       .positive()
       .default(64 * 2 ** 20),
+    app_packages: appPackages,
   }),
 ]);
 

@@ -88,6 +88,11 @@ export interface Profile {
   readonly mappings: readonly ProfileMapping[];
   /** Bytes of protobuf decoded (after gunzip). */
   readonly decodedBytes: number;
+  /**
+   * A diff profile (diff.ts): samples [0, diffBaseFrom) are the new profile's, the rest the base's
+   * with their values negated, as pprof's -diff_base labels them ("pprof::base"). Absent otherwise.
+   */
+  readonly diffBaseFrom?: number;
 }
 
 export interface DecodeOptions {

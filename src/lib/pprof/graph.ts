@@ -227,7 +227,13 @@ export function aggregate(graph: FunctionGraph, sampleIndex: number): Aggregate 
     const leaf = locNodes[locNodeStart[leafLoc] as number] as number;
     flat[leaf] = (flat[leaf] as number) + w;
   }
-  if (negative) total = mergedTotal(p, sampleIndex);
+  if (p.diffBaseFrom !== undefined) {
+    // pprof's computeTotal: in a -diff_base profile the percentages are of the base's total.
+    let base = 0;
+    for (let s = p.diffBaseFrom; s < sampleCount; s++)
+      base += Math.abs(values[s * stride + sampleIndex] as number);
+    if (base > 0) total = base;
+  } else if (negative) total = mergedTotal(p, sampleIndex);
   return { sampleIndex, sampleType: p.sampleTypes[sampleIndex] as ValueType, total, flat, cum };
 }
 
