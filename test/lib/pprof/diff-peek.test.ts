@@ -137,7 +137,7 @@ function parsePeek(text: string) {
       const edge = (l: string) => {
         const m = /^\s*(\S+)\s+(\S+%)\s\|\s{3}(.+)$/.exec(l);
         if (!m) throw new Error(`unexpected peek line: ${l}`);
-        return { weight: m[1], percent: m[2], name: m[3] };
+        return { weight: m[1] as string, percent: m[2] as string, name: m[3] as string };
       };
       return {
         name: (lines[node] as string).replace(/^.*\|\s/, ''),
