@@ -15,6 +15,7 @@ import { label } from '../../lib/pprof/units.ts';
 import type { FetchedProfile, PprofKind, PprofPort, ProfileTarget } from '../../sources/pprof.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import { type CpuDetectorOptions, detectCpuIssues } from './detectors.ts';
+import { findHotPaths, hotPathFindings } from './hot-paths.ts';
 import { fileLabel, fileStamp, listEvidence, topTable } from './report.ts';
 
 /**
@@ -419,6 +420,13 @@ async function runCpu(
   const byCum = topReport(analysis, { nodeCount: topN, sortBy: 'cum' });
   const full = topReport(analysis, {});
   const detected = detectCpuIssues(analysis, options.detectors);
+  const hot = hotPathFindings(
+    'cpu',
+    findHotPaths(analysis, {
+      ...(service.pprof?.app_packages ? { appPackages: service.pprof.app_packages } : {}),
+    }),
+    detected.findings,
+  );
   ctx.progress({ name: PROFILE_PARTS.analysis, status: 'ok' });
   parts.push({ name: PROFILE_PARTS.analysis, status: 'ok' });
 
@@ -429,7 +437,8 @@ async function runCpu(
     ? ` This report joined a capture already running (started ${fetched.startedAt.toISOString()}${fetched.startedBy ? ` by <@${fetched.startedBy}>` : ''}).`
     : '';
   const chosen = target.chosen === 'busiest' ? ' (the busiest pod by CPU)' : '';
-  const findings: Finding[] = [...detected.findings];
+  const findings: Finding[] = [...detected.findings, ...hot.findings.slice(1)];
+  findings.push(hot.findings[0] as Finding);
   findings.push({
     id: 'cpu.top',
     severity: 'info',
@@ -445,7 +454,7 @@ async function runCpu(
   const focus = args.list ? undefined : focusFunction(byFlat, primary ? primaryCaller(primary) : undefined);
   if (args.list) findings.push(listFinding(profile, args.list, '', 'cpu.list', false));
   else if (focus) findings.push(listFinding(profile, focus, '', 'cpu.list', true));
-  if (detected.findings.length === 0) {
+  if (detected.findings.length === 0 && !hot.headline) {
     const top = byFlat.rows[0];
     findings.push({
       id: 'cpu.no-known-issue',
@@ -492,6 +501,7 @@ async function runCpu(
   const top = byFlat.rows[0];
   const headline =
     detected.headline ??
+    hot.headline ??
     (top
       ? `CPU: top function ${top.name} at ${top.flatPercent.trim()} flat of ${byFlat.format(byFlat.total)} in ${seconds} s, no known issue`
       : `CPU: no samples in ${seconds} s on ${target.label}`);

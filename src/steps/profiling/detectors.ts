@@ -110,6 +110,35 @@ export const ADVICE = {
       ...HIGH_CPU_LONG.slice(1),
     ],
   },
+  // Libraries the runbook has no line of its own for: its High CPU fixes, made specific.
+  formatting: {
+    quickFix: HIGH_CPU_QUICK,
+    longTerm: [
+      'Format less on the hot path: strconv and a reused buffer instead of fmt.Sprintf (runbook: optimize hot code paths)',
+      ...HIGH_CPU_LONG,
+    ],
+  },
+  compression: {
+    quickFix: HIGH_CPU_QUICK,
+    longTerm: [
+      'Compress once and cache the result, or use a faster compression level (runbook: cache computed results)',
+      ...HIGH_CPU_LONG,
+    ],
+  },
+  reflection: {
+    quickFix: HIGH_CPU_QUICK,
+    longTerm: [
+      'Replace reflection on the hot path with typed code or cached type information (runbook: optimize hot code paths)',
+      ...HIGH_CPU_LONG,
+    ],
+  },
+  allocation: {
+    quickFix: HIGH_CPU_QUICK,
+    longTerm: [
+      'Allocate less on this path: reuse buffers (sync.Pool), preallocate slices and maps; see where with /aegis heap (runbook Step 3)',
+      ...HIGH_CPU_LONG,
+    ],
+  },
   dominant: {
     quickFix: HIGH_CPU_QUICK,
     longTerm: ['Look for an inefficient algorithm in this function (runbook Step 2)', ...HIGH_CPU_LONG],
@@ -140,10 +169,10 @@ export const ADVICE = {
 
 // ---- CPU ------------------------------------------------------------------------------------------
 
-const JSON_RX = /^encoding\/json\./;
-const REGEXP_COMPILE_RX = /^regexp\.(MustCompile|Compile|MustCompilePOSIX|CompilePOSIX|compile)$/;
+export const JSON_RX = /^encoding\/json\./;
+export const REGEXP_COMPILE_RX = /^regexp\.(MustCompile|Compile|MustCompilePOSIX|CompilePOSIX|compile)$/;
 const REGEXP_ANY_RX = /^regexp(\/syntax)?\./;
-const LOGGING_RX =
+export const LOGGING_RX =
   /^(log|log\/slog)\.|^github\.com\/sirupsen\/logrus\.|^go\.uber\.org\/zap|^github\.com\/rs\/zerolog/;
 
 export interface CpuSignal {

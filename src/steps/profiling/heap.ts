@@ -15,6 +15,7 @@ import {
   parseProfileWords,
 } from './cpu.ts';
 import { detectHeapIssues, type HeapDetectorOptions } from './detectors.ts';
+import { findHotPaths, hotPathFindings } from './hot-paths.ts';
 import { fileLabel, fileStamp, topTable } from './report.ts';
 
 /**
@@ -80,12 +81,21 @@ async function runHeap(
   const inuse = topReport(analysis, { nodeCount: topN, ...(hasInuse ? { sampleIndex: 'inuse_space' } : {}) });
   const alloc = hasAlloc ? topReport(analysis, { nodeCount: topN, sampleIndex: 'alloc_space' }) : undefined;
   const detected = detectHeapIssues(analysis, options.detectors);
+  const hot = hotPathFindings(
+    'heap',
+    findHotPaths(analysis, {
+      ...(hasAlloc ? { sampleIndex: 'alloc_space' } : {}),
+      ...(service.pprof?.app_packages ? { appPackages: service.pprof.app_packages } : {}),
+    }),
+    detected.findings,
+  );
   parts.push({ name: PROFILE_PARTS.analysis, status: 'ok' });
   ctx.progress({ name: PROFILE_PARTS.analysis, status: 'ok' });
 
   const base = `heap-${fileLabel(target.label)}-${fileStamp(fetched.startedAt)}`;
   const chosen = target.chosen === 'busiest' ? ' (the busiest pod by CPU)' : '';
-  const findings: Finding[] = [...detected.findings];
+  const findings: Finding[] = [...detected.findings, ...hot.findings.slice(1)];
+  findings.push(hot.findings[0] as Finding);
   findings.push({
     id: 'heap.top',
     severity: 'info',
@@ -103,7 +113,7 @@ async function runHeap(
     const focus = focusFunction(inuse);
     if (focus) findings.push(listFinding(profile, focus, hasInuse ? 'inuse_space' : '', 'heap.list', true));
   }
-  if (detected.findings.length === 0) {
+  if (detected.findings.length === 0 && !hot.headline) {
     findings.push({
       id: 'heap.no-known-issue',
       severity: 'normal',
@@ -150,6 +160,7 @@ async function runHeap(
   const top = inuse.rows[0];
   const headline =
     detected.headline ??
+    hot.headline ??
     (top
       ? `Heap: ${inuse.format(inuse.total)} in use, most under ${top.name} (${top.flatPercent.trim()} flat), no known issue`
       : `Heap: no samples on ${target.label}`);

@@ -37,10 +37,13 @@ function setup(api: AegisApi, captures = new CaptureRegistry()) {
 
 /** The detector findings of a report (not the top tables, line lists and totals). */
 function detectors(result: StepResult): string[] {
-  return result.findings
-    .map((f) => f.id)
-    .filter((id) => !/\.(top|list|no-known-issue|total|unavailable)$/.test(id))
-    .map((id) => id.replace(/^(goroutines\.(leak|mutex))\..*$/, '$1'));
+  return (
+    result.findings
+      .map((f) => f.id)
+      // the hot-path list and what it names beneath the service's functions are tested on their own
+      .filter((id) => !/\.(top|list|no-known-issue|total|unavailable|hot-paths)$|\.hot-path\./.test(id))
+      .map((id) => id.replace(/^(goroutines\.(leak|mutex))\..*$/, '$1'))
+  );
 }
 
 function finding(result: StepResult, prefix: string): Finding | undefined {
@@ -97,6 +100,24 @@ describe('CPU pathologies: the right detector fires, the others stay quiet', () 
       await expectTopMatchesPprof(result);
     }, 60_000);
   }
+});
+
+describe("the service's own hot paths on the test bed", () => {
+  it('json-heavy: main.encodeReportJSON is listed with encoding/json named beneath it and the runbook fix', async () => {
+    const result = await withInstance(['json-heavy'], 150, runCpu);
+    const hot = finding(result, 'cpu.hot-paths');
+    const table = hot?.evidence[0];
+    if (table?.type !== 'table') throw new Error('no hot-path table');
+    expect(table.title).toMatch(/^Your code \(main\.\)/);
+    const row = table.rows.find((r) => r[0] === 'main.encodeReportJSON');
+    expect(row?.[3]).toMatch(/^encoding\/json\.Marshal 100%/);
+    expect(row?.[4]).toMatch(
+      /^JSON serialization \(encoding\/json\): \d+% of it → Use a faster JSON encoder: sonic or jsoniter \(runbook Step 2\)/,
+    );
+    // the global JSON detector names the same function as the caller, so it is not told twice
+    expect(JSON.stringify(finding(result, 'cpu.json')?.evidence)).toMatch(/main\.encodeReportJSON/);
+    expect(result.findings.some((f) => f.id.startsWith('cpu.hot-path.json'))).toBe(false);
+  }, 60_000);
 });
 
 describe('memory pathologies: the right detector fires, the others stay quiet', () => {
