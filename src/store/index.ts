@@ -12,7 +12,12 @@ export {
   STORE_SCHEMA,
 } from './postgres-store.ts';
 export type * from './types.ts';
-export { DEFAULT_ALERT_STALE_CLAIM_MS, DEFAULT_STALE_CLAIM_MS } from './types.ts';
+export {
+  DEFAULT_ALERT_STALE_CLAIM_MS,
+  DEFAULT_STALE_CLAIM_MS,
+  MAX_CAPTURE_BYTES,
+  MAX_CAPTURES_PER_POD,
+} from './types.ts';
 
 /**
  * The store the configuration asks for: PostgreSQL when `store.database_url_env` names a set variable

@@ -12,13 +12,17 @@ import {
   type AuditRecord,
   type ClaimResult,
   DEFAULT_ALERT_STALE_CLAIM_MS,
+  checkCaptureSize,
   DEFAULT_STALE_CLAIM_MS,
   type IncidentThread,
+  MAX_CAPTURES_PER_POD,
   type NewReminder,
   type OnceClaim,
   type OnceOutcome,
   type OnceRecord,
   type PendingApproval,
+  type ProfileCapture,
+  type ProfileCaptureKind,
   type Reminder,
   type Store,
 } from './types.ts';
@@ -48,6 +52,7 @@ export class MemoryStore implements Store {
   private readonly approvals = new Map<string, PendingApproval>();
   private readonly reminders = new Map<string, { reminder: Reminder; takenBy?: string }>();
   private readonly threads = new Map<string, IncidentThread>();
+  private readonly captures = new Map<string, ProfileCapture[]>();
   private readonly notifications = new Map<string, AlertNotificationRecord & { claimedAt?: Date }>();
   private readonly incidents = new Map<string, AlertIncident>();
   private readonly deliveries = new Map<string, number>();
@@ -150,6 +155,32 @@ export class MemoryStore implements Store {
   async releaseReminder(id: string): Promise<void> {
     const r = this.reminders.get(id);
     if (r) r.takenBy = undefined;
+  }
+
+  async saveProfileCapture(capture: ProfileCapture): Promise<void> {
+    checkCaptureSize(capture);
+    const key = `${capture.service}\u0000${capture.pod}\u0000${capture.kind}`;
+    const list = this.captures.get(key) ?? [];
+    if (list.some((c) => c.capturedAt.getTime() === capture.capturedAt.getTime())) return;
+    list.push({ ...capture, bytes: new Uint8Array(capture.bytes) });
+    list.sort((a, b) => b.capturedAt.getTime() - a.capturedAt.getTime());
+    list.length = Math.min(list.length, MAX_CAPTURES_PER_POD);
+    this.captures.set(key, list);
+  }
+
+  async latestProfileCapture(
+    service: string,
+    kind: ProfileCaptureKind,
+    before: Date,
+  ): Promise<ProfileCapture | undefined> {
+    let best: ProfileCapture | undefined;
+    for (const list of this.captures.values()) {
+      for (const c of list) {
+        if (c.service !== service || c.kind !== kind || c.capturedAt.getTime() >= before.getTime()) continue;
+        if (!best || c.capturedAt.getTime() > best.capturedAt.getTime()) best = c;
+      }
+    }
+    return best ? { ...best, bytes: new Uint8Array(best.bytes) } : undefined;
   }
 
   async recordIncidentThread(thread: IncidentThread): Promise<void> {

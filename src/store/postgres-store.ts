@@ -17,14 +17,20 @@ import {
   type AuditResult,
   type ClaimResult,
   DEFAULT_ALERT_STALE_CLAIM_MS,
+  }
+
+  checkCaptureSize,
   DEFAULT_STALE_CLAIM_MS,
   type IncidentThread,
+  MAX_CAPTURES_PER_POD,
   type NewReminder,
   type OnceClaim,
   type OnceOutcome,
   type OnceRecord,
   type OnceState,
   type PendingApproval,
+  type ProfileCapture,
+  type ProfileCaptureKind,
   type Reminder,
   type Store,
 } from './types.ts';
@@ -170,6 +176,21 @@ export const MIGRATIONS: readonly Migration[] = [
         claimed_at timestamptz NOT NULL,
         PRIMARY KEY (group_key, step)
       );
+    `,
+  },
+  {
+    version: 5,
+    name: 'profile captures, the newest per service, pod and kind',
+    sql: `
+      CREATE TABLE ${STORE_SCHEMA}.profile_captures (
+        service     text NOT NULL,
+        pod         text NOT NULL,
+        kind        text NOT NULL CHECK (kind IN ('cpu', 'heap')),
+        captured_at timestamptz NOT NULL,
+        bytes       bytea NOT NULL,
+        PRIMARY KEY (service, pod, kind, captured_at)
+      );
+      CREATE INDEX profile_captures_latest ON ${STORE_SCHEMA}.profile_captures (service, kind, captured_at DESC);
     `,
   },
 ];
@@ -603,6 +624,47 @@ export class PostgresStore implements Store {
       [groupKey, step, owner, at],
     );
     return won.length === 1;
+  }
+
+  async saveProfileCapture(c: ProfileCapture): Promise<void> {
+    checkCaptureSize(c);
+    await this.query(
+      `INSERT INTO ${STORE_SCHEMA}.profile_captures (service, pod, kind, captured_at, bytes)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+      [c.service, c.pod, c.kind, c.capturedAt, Buffer.from(c.bytes)],
+    );
+    // Keep the newest MAX_CAPTURES_PER_POD of this service, pod and kind (any replica's trim does it).
+    await this.query(
+      `DELETE FROM ${STORE_SCHEMA}.profile_captures
+        WHERE service = $1 AND pod = $2 AND kind = $3
+          AND captured_at NOT IN (
+            SELECT captured_at FROM ${STORE_SCHEMA}.profile_captures
+             WHERE service = $1 AND pod = $2 AND kind = $3
+             ORDER BY captured_at DESC LIMIT $4)`,
+      [c.service, c.pod, c.kind, MAX_CAPTURES_PER_POD],
+    );
+  }
+
+  async latestProfileCapture(
+    service: string,
+    kind: ProfileCaptureKind,
+    before: Date,
+  ): Promise<ProfileCapture | undefined> {
+    const rows = await this.query(
+      `SELECT service, pod, kind, captured_at, bytes FROM ${STORE_SCHEMA}.profile_captures
+        WHERE service = $1 AND kind = $2 AND captured_at < $3
+        ORDER BY captured_at DESC, pod LIMIT 1`,
+      [service, kind, before],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      service: String(r.service),
+      pod: String(r.pod),
+      kind: String(r.kind) as ProfileCaptureKind,
+      capturedAt: new Date(r.captured_at as Date),
+      bytes: new Uint8Array(r.bytes as Buffer),
+    };
   }
 
   /** Reachable, and migrated to the version this code expects. */

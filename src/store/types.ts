@@ -1,3 +1,4 @@
+import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
 import type { Checkable } from '../domain/ports.ts';
 
@@ -107,6 +108,20 @@ export interface Store extends Checkable {
    * one of any number of concurrent callers, in any process sharing the store, gets true.
    */
   firstDelivery(key: string, now: Date, expiresAt: Date): Promise<boolean>;
+
+  /**
+   * Keeps a profile capture (`/aegis cpu`, `/aegis heap`) for later comparison. Only the newest
+   * MAX_CAPTURES_PER_POD per service, pod and kind are kept (older ones are deleted by the same
+   * call); a capture larger than MAX_CAPTURE_BYTES is refused with an AppError. Saving the same
+   * service, pod, kind and time again changes nothing (a report that joined a running capture).
+   */
+  saveProfileCapture(capture: ProfileCapture): Promise<void>;
+  /** The newest capture of a service and kind (any pod) taken before `before`, if any. */
+  latestProfileCapture(
+    service: string,
+    kind: ProfileCaptureKind,
+    before: Date,
+  ): Promise<ProfileCapture | undefined>;
 
   close(): Promise<void>;
 }
@@ -313,6 +328,34 @@ export interface IncidentThread {
   /** Deduplication key of the incident, e.g. for paging. */
   readonly dedupKey?: string;
   readonly createdAt: Date;
+}
+
+export type ProfileCaptureKind = 'cpu' | 'heap';
+
+export interface ProfileCapture {
+  readonly service: string;
+  /** The pod profiled, or the host:port of a configured URL. */
+  readonly pod: string;
+  readonly kind: ProfileCaptureKind;
+  /** When the capture started. */
+  readonly capturedAt: Date;
+  /** The gzipped pprof protobuf, as the endpoint served it. */
+  readonly bytes: Uint8Array;
+}
+
+/** Captures kept per service, pod and kind: enough to compare with the previous ones, not an archive. */
+export const MAX_CAPTURES_PER_POD = 5;
+/** Largest capture kept, in bytes (gzipped): a 30 s CPU profile of a busy service is well under 1 MiB. */
+export const MAX_CAPTURE_BYTES = 8 * 2 ** 20;
+
+/** Refuses a capture over MAX_CAPTURE_BYTES (both stores). */
+export function checkCaptureSize(capture: ProfileCapture): void {
+  if (capture.bytes.length > MAX_CAPTURE_BYTES) {
+    throw new AppError(
+      'out_of_range',
+      `the ${capture.kind} profile of ${capture.pod} is ${capture.bytes.length} bytes, over the ${MAX_CAPTURE_BYTES} bytes the store keeps; it is reported but not kept for comparison`,
+    );
+  }
 }
 
 /** A claim left `running` this long is taken to belong to a process that died: default 15 minutes. */

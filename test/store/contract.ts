@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Proposal } from '../../src/domain/finding.ts';
-import type { Store } from '../../src/store/types.ts';
+import { MAX_CAPTURE_BYTES, MAX_CAPTURES_PER_POD, type Store } from '../../src/store/types.ts';
 
 export interface ContractOptions {
   /** A store with empty state, a stale-claim window of STALE_MS and one of ALERT_STALE_MS for alerts. */
@@ -487,6 +487,60 @@ export function storeContract(name: string, options: ContractOptions): void {
         expect(again?.resolvedAt).toBeUndefined();
         expect(again?.silence).toBeUndefined();
         expect(await store.updateAlertIncident('nope', { status: 'firing' })).toBeUndefined();
+      });
+    });
+    describe('profile captures', () => {
+      const capture = (pod: string, ms: number, kind: 'cpu' | 'heap' = 'cpu', service = 'aegis-api') => ({
+        service,
+        pod,
+        kind,
+        capturedAt: at(ms),
+        bytes: new Uint8Array([0x1f, 0x8b, ms % 256, pod.length]),
+      });
+
+      it('gives back the newest capture of the service and kind taken before a time, from any pod', async () => {
+        await store.saveProfileCapture(capture('pod-a', 1000));
+        await store.saveProfileCapture(capture('pod-b', 2000));
+        await store.saveProfileCapture(capture('pod-a', 3000, 'heap'));
+        await store.saveProfileCapture(capture('pod-c', 4000, 'cpu', 'other-service'));
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(5000))).toEqual(
+          capture('pod-b', 2000),
+        );
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(2000))).toEqual(
+          capture('pod-a', 1000),
+        );
+        expect(await store.latestProfileCapture('aegis-api', 'heap', at(5000))).toEqual(
+          capture('pod-a', 3000, 'heap'),
+        );
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(1000))).toBeUndefined();
+      });
+
+      it(`keeps only the newest ${MAX_CAPTURES_PER_POD} per service, pod and kind`, async () => {
+        for (let i = 0; i < MAX_CAPTURES_PER_POD + 3; i++)
+          await store.saveProfileCapture(capture('pod-a', i * 1000));
+        await store.saveProfileCapture(capture('pod-b', 500));
+        const oldest = MAX_CAPTURES_PER_POD + 3 - MAX_CAPTURES_PER_POD;
+        // the older captures of pod-a are gone; pod-b's own is kept
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(oldest * 1000))).toEqual(
+          capture('pod-b', 500),
+        );
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(oldest * 1000 + 1))).toEqual(
+          capture('pod-a', oldest * 1000),
+        );
+      });
+
+      it('changes nothing when the same capture is saved twice (a report that joined a running capture)', async () => {
+        await store.saveProfileCapture(capture('pod-a', 1000));
+        await store.saveProfileCapture({ ...capture('pod-a', 1000), bytes: new Uint8Array([9]) });
+        expect((await store.latestProfileCapture('aegis-api', 'cpu', at(2000)))?.bytes).toEqual(
+          capture('pod-a', 1000).bytes,
+        );
+      });
+
+      it(`refuses a capture over ${MAX_CAPTURE_BYTES} bytes, saying so, and keeps nothing`, async () => {
+        const big = { ...capture('pod-a', 1000), bytes: new Uint8Array(MAX_CAPTURE_BYTES + 1) };
+        await expect(store.saveProfileCapture(big)).rejects.toThrow(/over the 8388608 bytes the store keeps/);
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(2000))).toBeUndefined();
       });
     });
   });

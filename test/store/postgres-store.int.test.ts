@@ -65,6 +65,7 @@ describe('PostgresStore: its own schema, migrations at start, shared by processe
         'incident_threads',
         'migrations',
         'once_keys',
+        'profile_captures',
         'reminders',
         'slack_deliveries',
       ]);
