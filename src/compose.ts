@@ -19,8 +19,10 @@ import { RedisSource } from './sources/redis.ts';
 import type { ChecklistSources } from './steps/checklist/step.ts';
 import type { DbSources, PodLogReader } from './steps/db/step.ts';
 import type { LatencySources } from './steps/latency/step.ts';
+import type { ProfileCaptures } from './steps/profiling/compare.ts';
 import type { ProfilingSources } from './steps/profiling/cpu.ts';
 import type { StepContext, StepDefinition } from './steps/step.ts';
+import type { Store } from './store/types.ts';
 
 /**
  * The composition root's half that builds concrete sources from configuration: the only module
@@ -40,7 +42,10 @@ export interface Runtime {
 /** Lines a pod log reader looks at: the last 10 minutes, at most 2000 lines or 1 MiB per pod. */
 const LOG_WINDOW = { sinceSeconds: 600, tailLines: 2000, limitBytes: 2 ** 20 };
 
-export async function buildRuntime(config: Config, deps: { readonly logger: Logger }): Promise<Runtime> {
+export async function buildRuntime(
+  config: Config,
+  deps: { readonly logger: Logger; readonly store?: Store },
+): Promise<Runtime> {
   const perService = <T>(make: (s: ServiceConfig) => T | undefined) => {
     const cache = new Map<string, T | undefined>();
     return (s: ServiceConfig): T | undefined => {
@@ -146,6 +151,7 @@ export async function buildRuntime(config: Config, deps: { readonly logger: Logg
     ...(kube ? { podLogs } : {}),
     pprof,
     pprofCheck: pprof,
+    ...(deps.store ? { captures: profileCaptures(deps.store) } : {}),
     redis: () => redis,
     api,
   };
@@ -223,6 +229,14 @@ export function stepContext<S>(
 
 // biome-ignore lint/suspicious/noExplicitAny: steps differ in argument and source types (see steps/registry.ts)
 export type AnyStepDefinition = StepDefinition<any, any>;
+
+/** The profiling steps' captures, kept in the store (newest few per service, pod and kind). */
+export function profileCaptures(store: Store): ProfileCaptures {
+  return {
+    previous: (service, kind, before) => store.latestProfileCapture(service, kind, before),
+    save: (capture) => store.saveProfileCapture(capture),
+  };
+}
 
 function podSelector(s: ServiceConfig): string {
   return s.pod_selector ?? `app=${s.deployment}`;

@@ -23,7 +23,7 @@ import { KubernetesActions } from './sources/kubernetes-actions.ts';
 import { PagerDutyEvents } from './sources/pagerduty.ts';
 import { PostgresActions } from './sources/postgres-actions.ts';
 import { STEPS } from './steps/registry.ts';
-import { createStore } from './store/index.ts';
+import { createStore, type Store } from './store/index.ts';
 
 /**
  * The bot process: `npm start`. With Slack tokens it is the Slack app (HTTP or Socket Mode, as
@@ -50,10 +50,12 @@ async function main(): Promise<void> {
   const routes = createOpsRoutes({ readiness, metrics, logger });
 
   if (config.secrets.slackBotToken) {
-    const runtime = await buildRuntime(config, { logger });
-    const runStep: RunStep = (step, args, run) => step.run(stepContext(config, runtime.sources, run), args);
     try {
-      await startSlack(config, runtime, { logger, routes, runStep, readiness, metrics });
+      // the store first: the profiling steps keep their captures in it (compose.ts)
+      const store = await createStore(config, (m) => logger.warn({}, m));
+      const runtime = await buildRuntime(config, { logger, store });
+      const runStep: RunStep = (step, args, run) => step.run(stepContext(config, runtime.sources, run), args);
+      await startSlack(config, runtime, store, { logger, routes, runStep, readiness, metrics });
     } catch (e) {
       if (!isAppError(e)) throw e;
       process.stderr.write(`${e.message}\n`);
@@ -82,8 +84,12 @@ interface Wiring {
  * With Slack tokens: the Slack app, with the remediation layer (store, Kubernetes and database action
  * clients, authorization through Slack user groups) and reminders of temporary changes.
  */
-async function startSlack(config: Config, runtime: Runtime, w: Wiring & { runStep: RunStep }): Promise<void> {
-  const store = await createStore(config, (m) => w.logger.warn({}, m));
+async function startSlack(
+  config: Config,
+  runtime: Runtime,
+  store: Store,
+  w: Wiring & { runStep: RunStep },
+): Promise<void> {
   const actionDbs = actionDatabases(config);
   const remedy = remediation({
     config,

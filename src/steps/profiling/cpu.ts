@@ -14,6 +14,7 @@ import { analyzeProfile, type ProfileAnalysis, type TopReport, topReport } from 
 import { label } from '../../lib/pprof/units.ts';
 import type { FetchedProfile, PprofKind, PprofPort, ProfileTarget } from '../../sources/pprof.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
+import { compareWithPrevious, type ProfileCaptures } from './compare.ts';
 import { type CpuDetectorOptions, detectCpuIssues } from './detectors.ts';
 import { findHotPaths, hotPathFindings } from './hot-paths.ts';
 import { fileLabel, fileStamp, listEvidence, topTable } from './report.ts';
@@ -36,6 +37,8 @@ export interface ProfilingSources {
   readonly pprof?: (service: ServiceConfig) => PprofPort | undefined;
   /** SVG to PNG; default: resvg with text outlined in DejaVu Sans (lib/charts/png.ts). */
   readonly rasterize?: (svg: string, signal: AbortSignal) => Promise<Uint8Array>;
+  /** Earlier captures, to compare a new one with (the store, through compose.ts); none: no comparison. */
+  readonly captures?: ProfileCaptures;
 }
 
 export const CPU_SECONDS = { default: 30, min: 5, max: 120 } as const;
@@ -450,6 +453,8 @@ async function runCpu(
     ],
     links: [],
   });
+  const comparison = await compareWithPrevious(ctx, 'cpu', target, fetched, profile, parts);
+  if (comparison) findings.push(comparison);
   const primary = detected.findings[0];
   const focus = args.list ? undefined : focusFunction(byFlat, primary ? primaryCaller(primary) : undefined);
   if (args.list) findings.push(listFinding(profile, args.list, '', 'cpu.list', false));

@@ -3,6 +3,7 @@ import { finishResult } from '../../domain/report.ts';
 import { analyzeProfile, topReport } from '../../lib/pprof/top.ts';
 import { label } from '../../lib/pprof/units.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
+import { compareWithPrevious } from './compare.ts';
 import {
   flameGraphAttachment,
   focusFunction,
@@ -107,6 +108,8 @@ async function runHeap(
     ],
     links: [],
   });
+  const comparison = await compareWithPrevious(ctx, 'heap', target, fetched, profile, parts);
+  if (comparison) findings.push(comparison);
   if (args.list)
     findings.push(listFinding(profile, args.list, hasInuse ? 'inuse_space' : '', 'heap.list', false));
   else {

@@ -7,11 +7,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { profileCaptures } from '../../../src/compose.ts';
 import type { Finding, StepResult } from '../../../src/domain/finding.ts';
 import { CaptureRegistry, PprofSource } from '../../../src/sources/pprof.ts';
 import { cpuStep, type ProfilingSources } from '../../../src/steps/profiling/cpu.ts';
 import { goroutinesStep } from '../../../src/steps/profiling/goroutines.ts';
 import { heapStep } from '../../../src/steps/profiling/heap.ts';
+import { MemoryStore } from '../../../src/store/memory-store.ts';
 import { type AegisApi, type PathologyName, startAegisApi } from '../../support/testbed.ts';
 import { goToolPprofTop } from './go-pprof.ts';
 import { profilingConfig, stepContext } from './support.ts';
@@ -118,6 +120,36 @@ describe("the service's own hot paths on the test bed", () => {
     expect(JSON.stringify(finding(result, 'cpu.json')?.evidence)).toMatch(/main\.encodeReportJSON/);
     expect(result.findings.some((f) => f.id.startsWith('cpu.hot-path.json'))).toBe(false);
   }, 60_000);
+});
+
+describe('a capture compared with the previous one of the service', () => {
+  it('json-heavy switched on between two /aegis cpu: the second report names main.encodeReportJSON among the functions whose share grew most', async () => {
+    const store = new MemoryStore();
+    const result = await withInstance([], 150, async (api) => {
+      const { config } = setup(api);
+      const sources: ProfilingSources = {
+        pprof: (service) => new PprofSource(service, { captures: new CaptureRegistry() }),
+        captures: profileCaptures(store),
+      };
+      const first = await CPU.run(stepContext(config, sources).ctx, { seconds: 5 });
+      expect(finding(first, 'cpu.diff')).toBeUndefined();
+      expect(first.parts.find((p) => p.name === 'comparison')?.reason).toMatch(/no earlier capture/);
+      await api.setPathology('json-heavy', true);
+      return CPU.run(stepContext(config, sources).ctx, { seconds: 5 });
+    });
+    const diff = finding(result, 'cpu.diff');
+    const grown = diff?.evidence[0];
+    if (grown?.type !== 'table') throw new Error('no table of grown functions');
+    const names = grown.rows.map((r) => r[0]);
+    expect(names.find((n) => n?.startsWith('main.'))).toMatch(
+      /^main\.(encodeReportJSON|\(\*app\)\.applyPathologies)$/,
+    );
+    expect(names).toContain('main.encodeReportJSON');
+    expect(diff?.title).toMatch(/^Since the capture of 127\.0\.0\.1-?[:\d]+ at /);
+    // the -diff_base table is what go tool pprof prints for the two files
+    const table = diff?.evidence[1];
+    expect(table?.type === 'table' ? table.title : '').toMatch(/go tool pprof -top -cum -diff_base/);
+  }, 90_000);
 });
 
 describe('memory pathologies: the right detector fires, the others stay quiet', () => {
