@@ -5,10 +5,12 @@ import type { Evidence, Finding } from '../domain/finding.ts';
 import { buildFlameTree, renderFlameGraphSvg } from '../lib/charts/flamegraph.ts';
 import { svgToPng } from '../lib/charts/png.ts';
 import { decodeProfile, isGzip, ProfileDecodeError } from '../lib/pprof/decode.ts';
+import { diffProfiles } from '../lib/pprof/diff.ts';
 import { detectDumpFormat, parseGoroutineDump } from '../lib/pprof/goroutine-dump.ts';
 import { formatListText, type ListReport, listFunctions } from '../lib/pprof/list.ts';
 import { analyzeProfile, formatTopText, type TopReport, topReport } from '../lib/pprof/top.ts';
 import { alignColumns } from '../lib/text-table.ts';
+import { compareWithBase } from '../steps/profiling/compare.ts';
 import { detectCpuIssues, detectHeapIssues, profileKind } from '../steps/profiling/detectors.ts';
 import { detectGoroutineIssues, groupsTable, mutexSites } from '../steps/profiling/goroutine-detectors.ts';
 
@@ -32,6 +34,8 @@ export interface AnalyzeOptions {
   readonly cum?: boolean;
   /** Write a flame graph PNG to this path. */
   readonly flamegraph?: string;
+  /** pprof's -diff_base: an older profile of the same kind; the report shows NEW minus BASE. */
+  readonly base?: string;
 }
 
 export interface AnalyzeResult {
@@ -62,6 +66,8 @@ export type AnalyzeJson =
       }[];
       readonly findings: readonly Finding[];
       readonly list?: ListReport['functions'];
+      /** With --base: the base file; rows are then NEW minus BASE, percentages of the base's total. */
+      readonly base?: string;
     }
   | {
       readonly kind: 'goroutines';
@@ -105,8 +111,13 @@ export async function analyzeFile(path: string, options: AnalyzeOptions = {}): P
   );
 }
 
+async function readProfile(path: string) {
+  return decodeProfile(createReadStream(path, { highWaterMark: 1024 * 1024 }), { name: path });
+}
+
 async function analyzeProfileFile(path: string, options: AnalyzeOptions): Promise<AnalyzeResult> {
-  const profile = await decodeProfile(createReadStream(path, { highWaterMark: 1024 * 1024 }), { name: path });
+  if (options.base) return analyzeProfileDiff(path, options.base, options);
+  const profile = await readProfile(path);
   const analysis = analyzeProfile(profile);
   const kind = profileKind(profile.sampleTypes);
   const report = topReport(analysis, {
@@ -166,6 +177,72 @@ async function analyzeProfileFile(path: string, options: AnalyzeOptions): Promis
     out.push(formatListText(list, readFileLines));
   }
   return { text: out.join('\n') };
+}
+
+/**
+ * `aegis analyze NEW --base OLD`: what `go tool pprof -top -diff_base OLD NEW` prints, then the
+ * functions whose share grew most (each profile's share of its own total).
+ */
+async function analyzeProfileDiff(
+  path: string,
+  basePath: string,
+  options: AnalyzeOptions,
+): Promise<AnalyzeResult> {
+  const start = await head(basePath, 2);
+  if (!isGzip(start)) {
+    throw new ProfileDecodeError(
+      'not_gzip',
+      `${basePath}: --base needs a gzip-compressed pprof profile (no gzip magic 1f 8b)`,
+    );
+  }
+  if (options.list || options.flamegraph) {
+    throw new AppError(
+      'usage',
+      '--base compares two profiles: --list and --flamegraph apply to one profile, without --base',
+    );
+  }
+  const [next, base] = await Promise.all([readProfile(path), readProfile(basePath)]);
+  const diff = diffProfiles(next, base);
+  const report = topReport(analyzeProfile(diff), {
+    nodeCount: options.top ?? 0,
+    ...(options.sampleIndex ? { sampleIndex: options.sampleIndex } : {}),
+    ...(options.cum ? { sortBy: 'cum' as const } : {}),
+  });
+  const grown = compareWithBase(next, base, {
+    baseLabel: basePath.split('/').pop() as string,
+    ...(options.sampleIndex ? { sampleIndex: options.sampleIndex } : {}),
+  });
+  if (options.format === 'json') {
+    const json: AnalyzeJson = {
+      kind: 'profile',
+      file: path,
+      base: basePath,
+      profileKind: profileKind(next.sampleTypes),
+      sampleType: report.sampleType.type,
+      unit: report.sampleType.unit,
+      total: report.total,
+      labels: report.labels,
+      rows: report.rows.map((r) => ({
+        name: r.name,
+        inline: r.inline,
+        flat: r.flat,
+        flatPercent: r.flatPercent.trim(),
+        sumPercent: r.sumPercent.trim(),
+        cum: r.cum,
+        cumPercent: r.cumPercent.trim(),
+        flatText: r.flatText,
+        cumText: r.cumText,
+      })),
+      findings: [grown],
+    };
+    return { text: `${JSON.stringify(json, null, 2)}\n`, json };
+  }
+  const table = grown.evidence.find(
+    (e) => e.type === 'table' && e.title?.startsWith('Functions whose share'),
+  );
+  const out = [formatTopText(report), `${grown.title}`];
+  if (table) out.push(evidenceText(table));
+  return { text: `${out.join('\n')}\n` };
 }
 
 const sourceCache = new Map<string, readonly string[] | undefined>();

@@ -62,7 +62,15 @@ interface Options {
   help: boolean;
   words: string[];
   /** Options of `aegis analyze` (pprof's -nodecount, list, -sample_index, -cum; a flame graph PNG). */
-  analyze: { top?: number; list?: string; sampleIndex?: string; cum?: boolean; flamegraph?: string };
+  analyze: {
+    top?: number;
+    list?: string;
+    sampleIndex?: string;
+    cum?: boolean;
+    flamegraph?: string;
+    /** pprof's -diff_base: the older profile the file is compared with. */
+    base?: string;
+  };
 }
 
 const VALUE_OPTIONS = new Set([
@@ -74,8 +82,9 @@ const VALUE_OPTIONS = new Set([
   '--list',
   '--sample-index',
   '--flamegraph',
+  '--base',
 ]);
-const ANALYZE_ONLY = ['--top', '--list', '--sample-index', '--flamegraph', '--cum'];
+const ANALYZE_ONLY = ['--top', '--list', '--sample-index', '--flamegraph', '--cum', '--base'];
 
 function parseOptions(argv: readonly string[]): Options {
   const o: Options = { format: 'text', help: false, words: [], analyze: {} };
@@ -117,6 +126,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (name === '--list') o.analyze.list = value;
     else if (name === '--sample-index') o.analyze.sampleIndex = value;
     else if (name === '--flamegraph') o.analyze.flamegraph = value;
+    else if (name === '--base') o.analyze.base = value;
     else if (name === '--top') {
       if (!/^\d+$/.test(value)) throw new AppError('usage', `--top must be a number of rows, got "${value}"`);
       o.analyze.top = Number(value);
@@ -144,9 +154,10 @@ function usage(steps: readonly AnyStep[]): string {
 Usage:
   aegis run <step> [step args...] [--service S] [--format text|json] [--out DIR]
   aegis analyze <file> [--format text|json] [--top N] [--list REGEX] [--sample-index NAME] [--cum]
-                [--flamegraph PNG]
+                [--flamegraph PNG] [--base OLD]
                                a saved pprof profile (as go tool pprof -top prints it, plus the
-                               runbook's known issues) or a goroutine dump (groups, leak suspects)
+                               runbook's known issues) or a goroutine dump (groups, leak suspects);
+                               with --base, what changed since OLD (go tool pprof -top -diff_base OLD)
   aegis doctor                 check the configuration and every source it names
   aegis help                   this text
 

@@ -467,6 +467,9 @@ describe('aegis analyze', () => {
     const r = await cli(['run', 'latency', '--top', '10']);
     expect(r.code).toBe(EXIT.usage);
     expect(r.stderr).toContain('--top applies to aegis analyze only');
+    expect((await cli(['run', 'cpu', '--base', 'old.pb.gz'])).stderr).toContain(
+      '--base applies to aegis analyze only',
+    );
     expect((await cli(['analyze', dump, '--top', 'ten'])).stderr).toContain(
       '--top must be a number of rows, got "ten"',
     );

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { analyzeFile } from '../../../src/cli/analyze.ts';
 import { decodeProfile, type Profile } from '../../../src/lib/pprof/decode.ts';
 import { diffProfiles } from '../../../src/lib/pprof/diff.ts';
 import { peekReport } from '../../../src/lib/pprof/peek.ts';
@@ -94,6 +95,43 @@ describe('a profile diff (go tool pprof -top -diff_base OLD NEW)', () => {
   it('refuses to compare a CPU profile with a heap profile, saying why', async () => {
     expect(() => diffProfiles(Object.freeze({ ...emptyLike() }), emptyLike('inuse_space'))).toThrow(
       /different sample types/,
+    );
+  });
+});
+
+describe('aegis analyze NEW --base OLD', () => {
+  it('prints what go tool pprof -top -diff_base OLD NEW prints, then the functions whose share grew most', async () => {
+    const [ours, theirs] = await Promise.all([
+      analyzeFile(files.cpuAfter, { base: files.cpuBefore }),
+      goToolPprofTop(files.cpuAfter, ['-diff_base', files.cpuBefore]),
+    ]);
+    expect(ours.text.startsWith(theirs.text)).toBe(true);
+    const rest = ours.text.slice(theirs.text.length);
+    expect(rest).toMatch(/^\nSince cpu-before\.pb\.gz: \S+ grew most, /);
+    expect(rest).toContain('main.encodeReportJSON');
+  });
+
+  it('with --sample-index and --top, as pprof -sample_index -nodecount', async () => {
+    const [ours, theirs] = await Promise.all([
+      analyzeFile(files.heapAfter, { base: files.heapBefore, sampleIndex: 'alloc_space', top: 12 }),
+      goToolPprofTop(files.heapAfter, [
+        '-diff_base',
+        files.heapBefore,
+        '-sample_index=alloc_space',
+        '-nodecount=12',
+      ]),
+    ]);
+    expect(ours.text.startsWith(theirs.text)).toBe(true);
+  });
+
+  it('says what is wrong when the base is not a profile, or of another kind', async () => {
+    const notGzip = path.join(dir, 'not-a-profile.txt');
+    await writeFile(notGzip, 'goroutine 1 [running]:\n');
+    await expect(analyzeFile(files.cpuAfter, { base: notGzip })).rejects.toThrow(
+      /not-a-profile\.txt: --base needs a gzip-compressed pprof profile/,
+    );
+    await expect(analyzeFile(files.cpuAfter, { base: files.heapBefore })).rejects.toThrow(
+      /different sample types and cannot be compared/,
     );
   });
 });
