@@ -5,6 +5,10 @@
  * medians are compared. The outputs are checked to be the same report first.
  *
  *   npx node bench/profile-analyze.ts [--samples 1000000] [--runs 3]
+ *   npx node bench/profile-analyze.ts --diff [--samples 1000000] [--runs 3]
+ *
+ * --diff: `aegis analyze NEW --base OLD` against `go tool pprof -top -diff_base OLD NEW` on two
+ * profiles of that many samples each (the same call graph, different sample weights and seeds).
  *
  * Target: faster than go tool pprof -top, at most half its memory.
  */
@@ -32,7 +36,8 @@ function arg(name: string, fallback: number): number {
 // the child: what `aegis analyze <file>` does
 
 if (process.argv[2] === '--child') {
-  const r = await analyzeFile(process.argv[3] as string, { top: 0 });
+  const base = process.argv[4] === '--base' ? (process.argv[5] as string) : undefined;
+  const r = await analyzeFile(process.argv[3] as string, { top: 0, ...(base ? { base } : {}) });
   // a pipe is written asynchronously: exit only once the report is out
   await new Promise((resolve) => process.stdout.write(r.text, resolve));
   process.exit(0);
@@ -54,8 +59,10 @@ function rng(seed: number) {
   };
 }
 
-function syntheticSpec(samples: number): ProfileSpec {
+function syntheticSpec(samples: number, seed = 42): ProfileSpec {
+  // the call graph is the same for every seed; the samples drawn from it differ
   const rnd = rng(42);
+  let sampleRnd = rnd;
   const nPkg = 60;
   const nFn = 4000;
   const pkgs = Array.from({ length: nPkg }, (_, i) =>
@@ -110,7 +117,9 @@ function syntheticSpec(samples: number): ProfileSpec {
     Array.from({ length: 2 + Math.floor(rnd() * 5) }, () => Math.floor(rnd() * nFn)),
   );
   const roots = Array.from({ length: 8 }, () => Math.floor(rnd() * nFn));
+  if (seed !== 42) sampleRnd = rng(seed);
   function* gen() {
+    const rnd = sampleRnd;
     const stack: number[] = [];
     for (let s = 0; s < samples; s++) {
       stack.length = 0;
@@ -151,14 +160,14 @@ function syntheticSpec(samples: number): ProfileSpec {
   };
 }
 
-async function ensureProfile(samples: number): Promise<string> {
+async function ensureProfile(samples: number, seed = 42): Promise<string> {
   await mkdir(OUT, { recursive: true });
-  const file = path.join(OUT, `synthetic-cpu-${samples}.pb.gz`);
+  const file = path.join(OUT, `synthetic-cpu-${samples}${seed === 42 ? '' : `-seed${seed}`}.pb.gz`);
   if (existsSync(file)) return file;
   const tmp = `${file}.tmp`;
   const started = performance.now();
   await pipeline(
-    encodeProfileChunks(syntheticSpec(samples)),
+    encodeProfileChunks(syntheticSpec(samples, seed)),
     createGzip({ level: 6 }),
     createWriteStream(tmp),
   );
@@ -194,31 +203,40 @@ function median(xs: number[]): number {
 
 const samples = arg('samples', 1_000_000);
 const runs = arg('runs', 3);
+const diffMode = process.argv.includes('--diff');
 const file = await ensureProfile(samples);
+const baseFile = diffMode ? await ensureProfile(samples, 7) : undefined;
 const goBin = (await execFileAsync('go', ['env', 'GOROOT'])).stdout.trim();
 const go = path.join(goBin, 'bin', 'go');
 const node = process.execPath;
 const self = fileURLToPath(import.meta.url);
+const pprofArgs = baseFile
+  ? ['tool', 'pprof', '-top', '-diff_base', baseFile, file]
+  : ['tool', 'pprof', '-top', file];
+const oursArgs = baseFile ? [self, '--child', file, '--base', baseFile] : [self, '--child', file];
+const what = baseFile ? 'go tool pprof -top -diff_base' : 'go tool pprof -top';
+const mine = baseFile ? 'aegis analyze --base' : 'aegis analyze';
 
 const ours: Measure[] = [];
 const theirs: Measure[] = [];
 for (let i = 0; i < runs; i++) {
-  theirs.push(await timed(go, ['tool', 'pprof', '-top', file]));
-  ours.push(await timed(node, [self, '--child', file]));
+  theirs.push(await timed(go, pprofArgs));
+  ours.push(await timed(node, oursArgs));
 }
 const same = (ours[0] as Measure).stdout.startsWith((theirs[0] as Measure).stdout);
 const t = { ours: median(ours.map((m) => m.seconds)), theirs: median(theirs.map((m) => m.seconds)) };
 const r = { ours: median(ours.map((m) => m.maxRssKiB)), theirs: median(theirs.map((m) => m.maxRssKiB)) };
 const rows = (theirs[0] as Measure).stdout.split('\n').length;
+const sizeMiB = async (f: string) => ((await stat(f)).size / 2 ** 20).toFixed(1);
 console.log(
-  `profile: ${samples.toLocaleString('en-US')} samples, ${((await stat(file)).size / 2 ** 20).toFixed(1)} MiB gzipped, ${rows} lines of -top output`,
+  `profile${baseFile ? 's' : ''}: ${samples.toLocaleString('en-US')} samples${baseFile ? ' each' : ''}, ${await sizeMiB(file)}${baseFile ? ` + ${await sizeMiB(baseFile)}` : ''} MiB gzipped, ${rows} lines of ${what} output`,
 );
-console.log(`same report as go tool pprof -top: ${same ? 'yes' : 'NO'}`);
+console.log(`same report as ${what}: ${same ? 'yes' : 'NO'}`);
 console.log(
-  `go tool pprof -top : ${t.theirs.toFixed(2)} s, peak RSS ${(r.theirs / 1024).toFixed(0)} MiB   (runs: ${theirs.map((m) => m.seconds).join(', ')} s)`,
+  `${what.padEnd(30)}: ${t.theirs.toFixed(2)} s, peak RSS ${(r.theirs / 1024).toFixed(0)} MiB   (runs: ${theirs.map((m) => m.seconds).join(', ')} s)`,
 );
 console.log(
-  `aegis analyze      : ${t.ours.toFixed(2)} s, peak RSS ${(r.ours / 1024).toFixed(0)} MiB   (runs: ${ours.map((m) => m.seconds).join(', ')} s)`,
+  `${mine.padEnd(30)}: ${t.ours.toFixed(2)} s, peak RSS ${(r.ours / 1024).toFixed(0)} MiB   (runs: ${ours.map((m) => m.seconds).join(', ')} s)`,
 );
 console.log(`time ratio (aegis / pprof): ${(t.ours / t.theirs).toFixed(2)}   target < 1`);
 console.log(`memory ratio (aegis / pprof): ${(r.ours / r.theirs).toFixed(2)}   target <= 0.5`);
