@@ -161,6 +161,61 @@ describe("the service's own hot paths", () => {
   });
 });
 
+/** A heap profile: [stack root first, bytes allocated, bytes in use]. */
+function heapProfile(stacks: [string[], number, number][]) {
+  const functions: ProfileSpec['functions'][number][] = [];
+  const locations: ProfileSpec['locations'][number][] = [];
+  const ids = new Map<string, number>();
+  const loc = (name: string) => {
+    let id = ids.get(name);
+    if (!id) {
+      id = functions.length + 1;
+      ids.set(name, id);
+      functions.push({ id, name, filename: '/src/aegis/x.go' });
+      locations.push({ id, lines: [{ functionId: id, line: id }] });
+    }
+    return id;
+  };
+  return analyzeProfile(
+    decodeProfileProto(
+      encodeProfile({
+        sampleTypes: [
+          { type: 'alloc_objects', unit: 'count' },
+          { type: 'alloc_space', unit: 'bytes' },
+          { type: 'inuse_objects', unit: 'count' },
+          { type: 'inuse_space', unit: 'bytes' },
+        ],
+        period: 524288,
+        functions,
+        locations,
+        samples: stacks.map(([stack, alloc, inuse]) => ({
+          locationIds: stack.map(loc).reverse(),
+          values: [1, alloc, inuse ? 1 : 0, inuse],
+        })),
+      }),
+    ),
+  );
+}
+
+describe('hot paths of a heap profile (bytes allocated)', () => {
+  it('names encoding/json beneath the function whose allocations it makes, and never GC (every heap sample allocates)', () => {
+    const a = heapProfile([
+      [[...http, 'main.encodeReport', 'encoding/json.Marshal', 'runtime.mallocgc'], 60 << 20, 0],
+      [[...http, 'main.cache', 'runtime.makemap', 'runtime.mallocgc'], 40 << 20, 40 << 20],
+    ]);
+    const hot = findHotPaths(a, { sampleIndex: 'alloc_space' });
+    expect(hot.sampleType).toBe('alloc_space');
+    expect(hot.named.map((c) => [c.kind, c.function, c.severity])).toEqual([
+      ['json', 'main.encodeReport', 'critical'],
+    ]);
+    const { findings } = hotPathFindings('heap', hot);
+    expect(findings.map((f) => f.id)).toEqual(['heap.hot-paths', 'heap.hot-path.json']);
+    expect(findings[1]?.title).toBe(
+      'main.encodeReport spends 100% of its bytes allocated in JSON serialization (encoding/json): 60% of all bytes allocated',
+    );
+  });
+});
+
 describe("which code is the service's own", () => {
   it('takes the module with the most sampled functions from its own source tree, plus package main', () => {
     const a = cpuProfile(
