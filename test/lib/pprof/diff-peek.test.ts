@@ -12,6 +12,7 @@ import { decodeProfile, type Profile } from '../../../src/lib/pprof/decode.ts';
 import { diffProfiles } from '../../../src/lib/pprof/diff.ts';
 import { peekReport } from '../../../src/lib/pprof/peek.ts';
 import { analyzeProfile, formatTopText, topReport } from '../../../src/lib/pprof/top.ts';
+import { findHotPaths } from '../../../src/steps/profiling/hot-paths.ts';
 import { goToolPprof, goToolPprofTop } from '../../steps/profiling/support.ts';
 import { type AegisApi, startAegisApi } from '../../support/testbed.ts';
 
@@ -226,6 +227,16 @@ describe('what a function spends its time in (go tool pprof -peek)', () => {
       );
     });
   }
+
+  it("the CPU report's hot-path row for main.encodeReportJSON lists the callees go tool pprof -peek lists, with the same weights", async () => {
+    const analysis = analyzeProfile(await load(files.cpuAfter));
+    const row = findHotPaths(analysis).paths.find((p) => p.function === 'main.encodeReportJSON');
+    const theirs = parsePeek(await goToolPprof(files.cpuAfter, ['-peek=^main\\.encodeReportJSON$']))[0];
+    const format = peekReport(analysis, /^main\.encodeReportJSON$/).format;
+    expect(row?.callees.map((c) => ({ name: c.name, weight: format(c.value) }))).toEqual(
+      theirs?.callees.slice(0, 3).map((c) => ({ name: c.name, weight: c.weight })),
+    );
+  });
 
   it('names encoding/json.Marshal beneath main.encodeReportJSON once json-heavy is on', async () => {
     const report = peekReport(analyzeProfile(await load(files.cpuAfter)), /^main\.encodeReportJSON$/);
