@@ -13,7 +13,7 @@ import { diffProfiles } from '../../../src/lib/pprof/diff.ts';
 import { peekReport } from '../../../src/lib/pprof/peek.ts';
 import { analyzeProfile, formatTopText, topReport } from '../../../src/lib/pprof/top.ts';
 import { findHotPaths } from '../../../src/steps/profiling/hot-paths.ts';
-import { goToolPprof, goToolPprofTop } from '../../steps/profiling/support.ts';
+import { goToolPprof, goToolPprofTop } from '../../steps/profiling/go-pprof.ts';
 import { type AegisApi, startAegisApi } from '../../support/testbed.ts';
 
 const bed = inject('testbed');
