@@ -124,7 +124,7 @@ describe('an invalid configuration is refused with messages naming the key and w
     expect(
       problemsOf(`${MINIMAL}    pprof:\n      mode: url\n      base_url: http://a:6060\n      port: 6060\n`),
     ).toEqual([
-      'services[0].pprof: unknown key "port" (expected one of: mode, base_url, timeout, max_bytes)',
+      'services[0].pprof: unknown key "port" (expected one of: mode, base_url, timeout, max_bytes, app_packages)',
     ]);
   });
 
