@@ -43,7 +43,7 @@ import type { DatabaseReader, DbSources, PodLogReader } from '../src/steps/db/st
 import { dbStep } from '../src/steps/db/step.ts';
 import type { ClusterPort, LatencySources, MetricsPort } from '../src/steps/latency/step.ts';
 import { latencyStep } from '../src/steps/latency/step.ts';
-import type { ProfilingSources } from '../src/steps/profiling/cpu.ts';
+import type { ProfilingSources } from '../src/steps/profiling/capture.ts';
 import { CPU_STEP } from '../src/steps/profiling/cpu.ts';
 import { GOROUTINES_STEP } from '../src/steps/profiling/goroutines.ts';
 import { HEAP_STEP } from '../src/steps/profiling/heap.ts';

@@ -19,8 +19,8 @@ import { RedisSource } from './sources/redis.ts';
 import type { ChecklistSources } from './steps/checklist/step.ts';
 import type { DbSources, PodLogReader } from './steps/db/step.ts';
 import type { LatencySources } from './steps/latency/step.ts';
+import type { ProfilingSources } from './steps/profiling/capture.ts';
 import type { ProfileCaptures } from './steps/profiling/compare.ts';
-import type { ProfilingSources } from './steps/profiling/cpu.ts';
 import type { StepContext, StepDefinition } from './steps/step.ts';
 import type { Store } from './store/types.ts';
 

@@ -12,7 +12,7 @@ import {
   type ProfilingSources,
   parseProfileWords,
   unavailableResult,
-} from './cpu.ts';
+} from './capture.ts';
 import {
   detectGoroutineIssues,
   type GoroutineDetectorOptions,

@@ -3,7 +3,6 @@ import { finishResult } from '../../domain/report.ts';
 import { analyzeProfile, topReport } from '../../lib/pprof/top.ts';
 import { label } from '../../lib/pprof/units.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
-import { compareWithPrevious } from './compare.ts';
 import {
   flameGraphAttachment,
   focusFunction,
@@ -14,7 +13,8 @@ import {
   PROFILE_PARTS,
   type ProfilingSources,
   parseProfileWords,
-} from './cpu.ts';
+} from './capture.ts';
+import { compareWithPrevious } from './compare.ts';
 import { detectHeapIssues, type HeapDetectorOptions } from './detectors.ts';
 import { findHotPaths, hotPathFindings } from './hot-paths.ts';
 import { fileLabel, fileStamp, topTable } from './report.ts';

@@ -13,7 +13,8 @@ import type {
   ProfileTarget,
   RunningCapture,
 } from '../../../src/sources/pprof.ts';
-import { CPU_STEP, cpuStep, type ProfilingSources } from '../../../src/steps/profiling/cpu.ts';
+import type { ProfilingSources } from '../../../src/steps/profiling/capture.ts';
+import { CPU_STEP, cpuStep } from '../../../src/steps/profiling/cpu.ts';
 import { goroutinesStep } from '../../../src/steps/profiling/goroutines.ts';
 import { HEAP_STEP } from '../../../src/steps/profiling/heap.ts';
 import { BACKTRACKING_BOMB, manyLongNamesSpec } from '../../lib/pprof/long-names.ts';
