@@ -67,7 +67,7 @@ const prometheusSchema = z.strictObject({
 });
 
 /**
- * The service's own code in profiles: function-name prefixes ("github.com/acme/aegis-api/", "main.").
+ * The service's own code in profiles: function-name prefixes ("github.com/acme/aegis-api", "main."; a prefix covers its subpackages).
  * Omitted: derived from each profile (steps/profiling/hot-paths.ts, lib/pprof/app-code.ts).
  */
 const appPackages = z.array(z.string().min(1)).min(1).optional();
