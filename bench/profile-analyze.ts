@@ -183,17 +183,19 @@ async function ensureProfile(samples: number, seed = 42): Promise<string> {
 
 interface Measure {
   seconds: number;
+  /** user + system CPU seconds: the fairer figure on a loaded machine */
+  cpuSeconds: number;
   maxRssKiB: number;
   stdout: string;
 }
 
 async function timed(cmd: string, args: string[]): Promise<Measure> {
-  const { stdout, stderr } = await execFileAsync('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], {
+  const { stdout, stderr } = await execFileAsync('/usr/bin/time', ['-f', 'TIME %e %M %U %S', cmd, ...args], {
     maxBuffer: 256 * 2 ** 20,
   });
-  const m = /TIME ([\d.]+) (\d+)\s*$/.exec(stderr);
+  const m = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
   if (!m) throw new Error(`no /usr/bin/time line in: ${stderr.slice(-500)}`);
-  return { seconds: Number(m[1]), maxRssKiB: Number(m[2]), stdout };
+  return { seconds: Number(m[1]), maxRssKiB: Number(m[2]), cpuSeconds: Number(m[3]) + Number(m[4]), stdout };
 }
 
 function median(xs: number[]): number {
@@ -238,7 +240,11 @@ console.log(
 console.log(
   `${mine.padEnd(30)}: ${t.ours.toFixed(2)} s, peak RSS ${(r.ours / 1024).toFixed(0)} MiB   (runs: ${ours.map((m) => m.seconds).join(', ')} s)`,
 );
+const cpu = { ours: median(ours.map((m) => m.cpuSeconds)), theirs: median(theirs.map((m) => m.cpuSeconds)) };
 console.log(`time ratio (aegis / pprof): ${(t.ours / t.theirs).toFixed(2)}   target < 1`);
+console.log(
+  `CPU time ratio (aegis / pprof): ${(cpu.ours / cpu.theirs).toFixed(2)}   (${cpu.ours.toFixed(1)} s / ${cpu.theirs.toFixed(1)} s user+sys)`,
+);
 console.log(`memory ratio (aegis / pprof): ${(r.ours / r.theirs).toFixed(2)}   target <= 0.5`);
 if (!same) {
   const a = (theirs[0] as Measure).stdout.split('\n');
