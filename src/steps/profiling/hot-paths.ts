@@ -18,7 +18,8 @@ import { ADVICE, JSON_RX, LOGGING_RX, REGEXP_COMPILE_RX } from './detectors.ts';
  * - named: the library is >= 25% of the function's cum and >= 2% of the profile;
  * - warning: >= 50% of the function and >= 10% of the profile;
  * - critical: >= 50% of the function and >= 40% of the profile;
- * - below 5 CPU samples nothing is named (too few to tell).
+ * - on CPU: a cost of fewer than 5 samples is not named, one of fewer than 10 stays info, and a
+ *   profile of fewer than 20 samples names nothing (the detectors' evidence floors).
  * A function's cost is told once, under the nearest application function above the library frame.
  */
 
@@ -102,7 +103,11 @@ export const HOT_PATH_BOUNDS = {
   warningOfFunction: 0.5,
   warningOfProfile: 0.1,
   criticalOfProfile: 0.4,
+  /** CPU samples a cost needs to be named, and to be graded warning or critical (as the detectors'). */
   minCpuSamples: 5,
+  minCpuSamplesGraded: 10,
+  /** A CPU profile with fewer samples in all names nothing (the detectors' minSamples). */
+  minCpuProfileSamples: 20,
 } as const;
 
 export interface LibraryCost {
@@ -236,7 +241,9 @@ export function findHotPaths(analysis: ProfileAnalysis, options: HotPathOptions 
   }
 
   const b = HOT_PATH_BOUNDS;
-  const enough = (v: number) => !isCpu || !profile.period || Math.abs(v) >= b.minCpuSamples * profile.period;
+  const samplesOf = (v: number) =>
+    isCpu && profile.period ? Math.abs(v) / profile.period : Number.POSITIVE_INFINITY;
+  const enough = (v: number) => samplesOf(v) >= b.minCpuSamples && samplesOf(total) >= b.minCpuProfileSamples;
   const named: OwnedCost[] = [];
   for (const [n, r] of owned) {
     const cum = agg.cum[n] as number;
@@ -251,7 +258,7 @@ export function findHotPaths(analysis: ProfileAnalysis, options: HotPathOptions 
         value: v,
         ofFunction,
         ofProfile,
-        severity: costSeverity(ofFunction, ofProfile),
+        severity: samplesOf(v) >= b.minCpuSamplesGraded ? costSeverity(ofFunction, ofProfile) : 'info',
       });
     });
   }

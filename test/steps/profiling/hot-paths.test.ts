@@ -132,8 +132,43 @@ describe("the service's own hot paths", () => {
         [[...http, 'main.h'], 981],
       ]),
     ).toEqual([]);
-    // all of main.g and 4 samples
-    expect(under([[[...http, 'main.g', 'compress/flate.(*compressor).deflate'], 4]])).toEqual([]);
+    // all of main.g and 4 samples (20% of the profile)
+    expect(
+      under([
+        [[...http, 'main.g', 'compress/flate.(*compressor).deflate'], 4],
+        [[...http, 'main.h'], 16],
+      ]),
+    ).toEqual([]);
+    // 5 samples: named
+    expect(
+      under([
+        [[...http, 'main.g', 'compress/flate.(*compressor).deflate'], 5],
+        [[...http, 'main.h'], 15],
+      ])[0]?.kind,
+    ).toBe('compression');
+  });
+
+  it('names nothing in a CPU profile of fewer than 20 samples, and grades a cost of fewer than 10 samples info', () => {
+    const named = (stacks: [string[], number][]) =>
+      findHotPaths(cpuProfile(stacks)).named.map((c) => [c.kind, c.severity]);
+    expect(
+      named([
+        [[...http, 'main.g', ...json], 9],
+        [[...http, 'main.h'], 10],
+      ]),
+    ).toEqual([]);
+    expect(
+      named([
+        [[...http, 'main.g', ...json], 9],
+        [[...http, 'main.h'], 11],
+      ]),
+    ).toEqual([['json', 'info']]);
+    expect(
+      named([
+        [[...http, 'main.g', ...json], 10],
+        [[...http, 'main.h'], 10],
+      ]),
+    ).toEqual([['json', 'critical']]);
   });
 
   it('grades by share of the function and of the profile at the documented boundaries', () => {

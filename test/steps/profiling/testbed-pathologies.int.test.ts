@@ -117,9 +117,15 @@ describe("the service's own hot paths on the test bed", () => {
     expect(row?.[4]).toMatch(
       /^JSON serialization \(encoding\/json\): \d+% of it → Use a faster JSON encoder: sonic or jsoniter \(runbook Step 2\)/,
     );
-    // the global JSON detector names the same function as the caller, so it is not told twice
-    expect(JSON.stringify(finding(result, 'cpu.json')?.evidence)).toMatch(/main\.encodeReportJSON/);
-    expect(result.findings.some((f) => f.id.startsWith('cpu.hot-path.json'))).toBe(false);
+    // told once with the fix: by the global JSON detector naming it as the caller, or else by a
+    // hot-path finding of its own (when the JSON share is under the global bar)
+    const told = result.findings.filter(
+      (f) =>
+        (f.id === 'cpu.json' || f.id.startsWith('cpu.hot-path.json')) &&
+        JSON.stringify(f.evidence).includes('main.encodeReportJSON'),
+    );
+    expect(told).toHaveLength(1);
+    expect(told[0]?.advice?.longTerm[0]).toMatch(/sonic or jsoniter/);
   }, 60_000);
 });
 
