@@ -16,10 +16,8 @@ import {
   type AuditRecord,
   type AuditResult,
   type ClaimResult,
-  DEFAULT_ALERT_STALE_CLAIM_MS,
-  }
-
   checkCaptureSize,
+  DEFAULT_ALERT_STALE_CLAIM_MS,
   DEFAULT_STALE_CLAIM_MS,
   type IncidentThread,
   MAX_CAPTURES_PER_POD,
