@@ -37,6 +37,26 @@ export interface Finding {
   readonly evidence: readonly Evidence[];
   readonly links: readonly Link[];
   readonly advice?: Advice;
+  /**
+   * How much of the service the finding concerns, as a fraction 0..1 of the step's whole: share of
+   * traffic (an endpoint's request rate, the pods affected, the requests that failed), of CPU or
+   * heap, of database time. Breaks severity ties when findings are ranked: the larger leads.
+   */
+  readonly impact?: number;
+  /** How the finding reads in the step's headline; the severity word is added by domain/report.ts. */
+  readonly headline?: HeadlinePhrase;
+}
+
+/**
+ * e.g. { text: 'P99 215 ms', suffix: ', driven by /api/search' } reads "P99 215 ms WARNING, driven by
+ * /api/search"; { text: 'CPU 94%', suffix: ' on 3 of 4 pods' } reads "CPU 94% CRITICAL on 3 of 4 pods".
+ */
+export interface HeadlinePhrase {
+  readonly text: string;
+  /** Written right after the severity word. */
+  readonly suffix?: string;
+  /** The id of a finding whose phrase already names this one: left out when that one comes first. */
+  readonly coveredBy?: string;
 }
 
 /** The kinds of change the bot can make, each executed by actions/ after confirm + authorization. */

@@ -189,6 +189,23 @@ export function errorRatio(t: PromqlTarget, windowMs: number): string {
   return `(sum(rate(${errors}${range(windowMs)})) or vector(0)) / sum(rate(${total}${range(windowMs)}))`;
 }
 
+/** 5xx answers per second by endpoint and status code: `sum by (path, status)` of the 5xx series. */
+export function errorRateByPathStatus(t: PromqlTarget, windowMs: number): string {
+  const errors = selector({ ...t.selector, [t.statusLabel]: { op: '=~', value: '5..' } });
+  return `sum by (${labelName(t.pathLabel)}, ${labelName(t.statusLabel)}) (rate(${metricName(t.requestsTotal)}${errors}${range(windowMs)}))`;
+}
+
+/**
+ * Error ratio (0..1) per endpoint: its 5xx over its requests. An endpoint without 5xx series gets 0
+ * (`or` with its total times 0); one without requests is absent.
+ */
+export function errorRatioByPath(t: PromqlTarget, windowMs: number): string {
+  const path = labelName(t.pathLabel);
+  const errors = selector({ ...t.selector, [t.statusLabel]: { op: '=~', value: '5..' } });
+  const total = `sum by (${path}) (rate(${metricName(t.requestsTotal)}${selector(t.selector)}${range(windowMs)}))`;
+  return `(sum by (${path}) (rate(${metricName(t.requestsTotal)}${errors}${range(windowMs)})) or ${total} * 0) / (${total} > 0)`;
+}
+
 function byPod(t: PromqlTarget, inner: string): string {
   return `sum by (${labelName(t.podLabel)}) (${inner})`;
 }

@@ -399,3 +399,90 @@ export function stepFor(periodMs: number, points = 60): number {
 
 // ---------------------------------------------------------------------------------------------
 // scaling
+
+// ---------------------------------------------------------------------------------------------
+// errors by endpoint and their onset
+
+/** One endpoint's 5xx answers over the window. */
+export interface ErrorEndpoint {
+  readonly path: string;
+  /** 5xx answers per second, all codes together. */
+  readonly errorsPerSecond: number;
+  /** Its 5xx ratio, 5xx over its requests (percent); undefined when its request rate is unknown. */
+  readonly ratioPercent?: number;
+  /** Its share of all 5xx answers of the service (percent). */
+  readonly sharePercent: number;
+  /** 5xx answers per second by status code, most first. */
+  readonly statuses: readonly { readonly status: string; readonly perSecond: number }[];
+}
+
+/**
+ * 5xx by endpoint from `sum by (path, status)` of the 5xx rate and `sum by (path)` of all requests:
+ * the endpoints that answered 5xx at all, highest 5xx ratio first (then largest share of all 5xx).
+ */
+export function buildErrorEndpoints(
+  errors: readonly { readonly path: string; readonly status: string; readonly value: number }[],
+  requests: readonly PathValue[],
+): ErrorEndpoint[] {
+  const byPath = new Map<string, { status: string; perSecond: number }[]>();
+  for (const e of errors) {
+    if (!Number.isFinite(e.value) || e.value <= 0) continue;
+    const list = byPath.get(e.path) ?? [];
+    list.push({ status: e.status, perSecond: e.value });
+    byPath.set(e.path, list);
+  }
+  const total = [...byPath.values()].flat().reduce((n, s) => n + s.perSecond, 0);
+  const rateOf = new Map(requests.filter((r) => Number.isFinite(r.value)).map((r) => [r.path, r.value]));
+  return [...byPath.entries()]
+    .map(([path, statuses]): ErrorEndpoint => {
+      const errorsPerSecond = statuses.reduce((n, s) => n + s.perSecond, 0);
+      const rate = rateOf.get(path);
+      return {
+        path,
+        errorsPerSecond,
+        ...(rate !== undefined && rate > 0
+          ? { ratioPercent: Math.min(100, (errorsPerSecond / rate) * 100) }
+          : {}),
+        sharePercent: (errorsPerSecond / total) * 100,
+        statuses: [...statuses].sort((a, b) => b.perSecond - a.perSecond || a.status.localeCompare(b.status)),
+      };
+    })
+    .sort(
+      (a, b) =>
+        (b.ratioPercent ?? -1) - (a.ratioPercent ?? -1) ||
+        b.sharePercent - a.sharePercent ||
+        a.path.localeCompare(b.path),
+    );
+}
+
+export interface Onset {
+  readonly at: Date;
+  readonly ongoing: boolean;
+  readonly beforeWindow: boolean;
+  readonly until?: Date;
+}
+
+/**
+ * When a value rose above `bound` within a range query's points: the first point of the last run of
+ * points above the bound (the first sample above it that stays above). `ongoing` when that run
+ * reaches the last point; otherwise `until` is the run's last point. `beforeWindow` when the run
+ * starts at the first point (it rose before the window: no onset within it). Undefined when no point
+ * is above the bound. NaN (no traffic) breaks a run.
+ */
+export function onsetAbove(
+  points: readonly { readonly time: number; readonly value: number }[],
+  bound: number,
+): Onset | undefined {
+  let end = points.length - 1;
+  while (end >= 0 && !((points[end] as { value: number }).value > bound)) end--;
+  if (end < 0) return undefined;
+  let start = end;
+  while (start > 0 && (points[start - 1] as { value: number }).value > bound) start--;
+  const ongoing = end === points.length - 1;
+  return {
+    at: new Date((points[start] as { time: number }).time * 1000),
+    ongoing,
+    beforeWindow: start === 0,
+    ...(ongoing ? {} : { until: new Date((points[end] as { time: number }).time * 1000) }),
+  };
+}

@@ -9,7 +9,8 @@ import {
   scaleProposal,
   scaleTarget,
 } from '../../domain/proposals.ts';
-import { compareSeverity, SEVERITY_LABEL, type Severity, worstSeverity } from '../../domain/severity.ts';
+import { worstFirstHeadline } from '../../domain/report.ts';
+import { SEVERITY_LABEL, type Severity, worstSeverity } from '../../domain/severity.ts';
 import type { BaselineMetric, BaselineTable } from '../../domain/thresholds.ts';
 import { formatBytes, formatDuration, humanDuration } from '../../lib/format.ts';
 import { highCpuAdvice, memoryExhaustionAdvice, slowQueriesAdvice } from './advice.ts';
@@ -17,12 +18,14 @@ import {
   classifyValue,
   drivingEndpoint,
   type EndpointRow,
+  type ErrorEndpoint,
   formatCores,
   formatMs,
   formatPercent,
   formatRate,
   hottestPod,
   type MemoryTrend,
+  type Onset,
   type PodRow,
   type Quantiles,
 } from './analysis.ts';
@@ -56,7 +59,7 @@ export interface LatencyReportInput {
   /** Undefined when the endpoints part was unavailable. */
   readonly endpoints?: readonly EndpointRow[];
   /** Undefined when unavailable; `percent` undefined when there was no traffic. */
-  readonly errors?: { readonly percent?: number };
+  readonly errors?: LatencyErrors;
   readonly pods: readonly PodRow[];
   readonly trends?: readonly MemoryTrend[];
   /** Current replicas of the deployment and where that number comes from. */
@@ -64,6 +67,14 @@ export interface LatencyReportInput {
   /** Lowest value over a rule's duration, by sustainedKey(metric, forMs); undefined = not covered. */
   readonly sustained: ReadonlyMap<string, number | undefined>;
   readonly unavailable: readonly { readonly part: string; readonly reason: string }[];
+}
+
+export interface LatencyErrors {
+  readonly percent?: number;
+  /** 5xx by endpoint and status code, highest 5xx ratio first; undefined when not measured. */
+  readonly byEndpoint?: readonly ErrorEndpoint[];
+  /** When the error ratio rose above the Normal bound within the window. */
+  readonly onset?: Onset;
 }
 
 export interface LatencyReport {
@@ -246,6 +257,11 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
         evidence,
         links,
         ...(isBad(p99Severity) ? { advice: slowQueriesAdvice() } : {}),
+        impact: 1,
+        headline: {
+          text: `P99 ${formatMs(q.p99)}`,
+          ...(driver && isBad(p99Severity) ? { suffix: `, driven by ${driver.path}` } : {}),
+        },
       });
       findings.push({
         id: 'latency.p50',
@@ -254,10 +270,13 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
         summary: `P50 ${formatMs(q.p50)} over the last ${window} (${bound('api_p50_latency_ms', b)}).`,
         evidence: [],
         links: [],
+        impact: 1,
+        headline: { text: `P50 ${formatMs(q.p50)}` },
       });
     }
   }
   if (input.endpoints) {
+    const totalRate = input.endpoints.reduce((n, e) => n + (e.rate ?? 0), 0);
     for (const e of input.endpoints.filter((x) => isBad(x.severity)).slice(0, 3)) {
       findings.push({
         id: `latency.endpoint:${e.path}`,
@@ -267,25 +286,17 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
         evidence: [],
         links: [],
         advice: slowQueriesAdvice(),
+        impact: totalRate > 0 ? (e.rate ?? 0) / totalRate : 0,
+        headline: {
+          text: `${e.path} P99 ${formatMs(e.p99)}`,
+          ...(driver?.path === e.path && isBad(p99Severity) ? { coveredBy: 'latency.p99' } : {}),
+        },
       });
     }
   }
 
   // --- errors
-  if (input.errors) {
-    const pct = input.errors.percent;
-    findings.push({
-      id: 'errors.rate',
-      severity: errorSeverity,
-      title: pct === undefined ? 'Error rate: no requests' : `Error rate ${formatPercent(pct)}`,
-      summary:
-        pct === undefined
-          ? `No requests in the last ${window}: no error rate.`
-          : `5xx responses are ${formatPercent(pct)} of all requests over the last ${window} (${bound('error_rate_percent', b)}).`,
-      evidence: [],
-      links: [],
-    });
-  }
+  if (input.errors) findings.push(errorsFinding(input.errors, errorSeverity, input));
 
   // --- replicas and scale
   const replicas = input.replicas;
@@ -307,6 +318,8 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
       evidence: podsEvidence,
       links: [],
       ...(isBad(cpu.severity) ? { advice: highCpuAdvice(names, scaleTo) } : {}),
+      impact: cpu.count / cpu.total,
+      headline: { text: `CPU ${formatPercent(cpu.value)}`, suffix: ` on ${cpu.count} of ${cpu.total} pods` },
     });
   }
   if (mem.total > 0) {
@@ -318,6 +331,11 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
       evidence: cpu.total > 0 ? [] : podsEvidence,
       links: [],
       ...(isBad(mem.severity) ? { advice: memoryExhaustionAdvice(names) } : {}),
+      impact: mem.count / mem.total,
+      headline: {
+        text: `memory ${formatPercent(mem.value)}`,
+        suffix: ` on ${mem.count} of ${mem.total} pods`,
+      },
     });
   }
   if (cpu.total === 0 && mem.total === 0 && podsEvidence.length) {
@@ -344,6 +362,8 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
       evidence: [],
       links: [],
       advice: highCpuAdvice(names, scaleTo),
+      impact: throttled.length / input.pods.length,
+      headline: { text: `CPU throttled on ${throttled.length} of ${input.pods.length} pods` },
     });
   }
 
@@ -363,6 +383,7 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
         ? 'warning'
         : 'info';
     const total = restarted.reduce((n, p) => n + (p.restarts ?? 0), 0);
+    const recentOom = oom.filter(isRecent).length;
     findings.push({
       id: 'resources.restarts',
       severity,
@@ -383,6 +404,12 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
       evidence: [],
       links: [],
       ...(oom.length ? { advice: memoryExhaustionAdvice(names) } : {}),
+      impact: Math.max(oom.length, restarted.length) / Math.max(1, input.pods.length),
+      headline: {
+        text: oom.length
+          ? `OOMKilled on ${recentOom || oom.length} ${(recentOom || oom.length) === 1 ? 'pod' : 'pods'}`
+          : `${total} restarts on ${restarted.length} of ${input.pods.length} pods`,
+      },
     });
   }
 
@@ -419,6 +446,8 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
       ],
       links: [],
       advice: memoryExhaustionAdvice(names),
+      impact: rising.length / Math.max(1, input.trends?.length ?? 0),
+      headline: { text: `memory rising on ${rising.length} of ${input.trends?.length ?? 0} pods` },
     });
   }
 
@@ -476,17 +505,13 @@ export function buildLatencyReport(input: LatencyReportInput): LatencyReport {
   const escalations = evaluateEscalations(input.rules, observations);
 
   // --- headline
-  const headline = buildHeadline({
+  const headline = buildHeadline(findings, {
     window,
     quantiles: q,
     p99Severity,
-    p50Severity,
-    driver: driver && isBad(p99Severity) ? driver.path : undefined,
     errors: input.errors,
-    errorSeverity,
     cpu,
     mem,
-    oomInWindow: oom.filter((p) => isRecent(p)).length,
     unavailable: input.unavailable,
   });
 
@@ -611,22 +636,20 @@ interface HeadlineInput {
   readonly window: string;
   readonly quantiles?: Quantiles;
   readonly p99Severity: Severity;
-  readonly p50Severity: Severity;
-  readonly driver?: string;
   readonly errors?: { readonly percent?: number };
-  readonly errorSeverity: Severity;
   readonly cpu: PodSummary;
   readonly mem: PodSummary;
-  readonly oomInWindow: number;
   readonly unavailable: readonly { readonly part: string; readonly reason: string }[];
 }
 
 /**
- * The one line an SRE needs: latency first (with the endpoint driving P99), then whatever else is
- * outside its Normal band, worst first; "within baselines" when nothing is.
- * e.g. "P99 1.8 s CRITICAL, driven by /api/search; CPU 94% CRITICAL on 3 of 4 pods".
+ * The one line an SRE needs, worst first (domain/report.ts worstFirstHeadline): every critical or
+ * warning finding's phrase, most severe first and, within a severity, the one touching the most
+ * traffic first; then the overall P99 when it is normal, or why there is none; "within the
+ * runbook's baselines" when nothing is outside its Normal band. At most three findings are named.
+ * e.g. "/api/export P99 5.0 s CRITICAL; P99 215 ms WARNING, driven by /api/export".
  */
-export function buildHeadline(h: HeadlineInput): string {
+export function buildHeadline(findings: readonly Finding[], h: HeadlineInput): string {
   const q = h.quantiles;
   let lead: string;
   if (!q) {
@@ -635,38 +658,10 @@ export function buildHeadline(h: HeadlineInput): string {
   } else if (q.p99 === undefined) {
     lead = `No requests in the last ${h.window}`;
   } else {
-    lead = `P99 ${formatMs(q.p99)} ${SEVERITY_LABEL[h.p99Severity]}${h.driver ? `, driven by ${h.driver}` : ''}`;
+    lead = `P99 ${formatMs(q.p99)} ${SEVERITY_LABEL[h.p99Severity]}`;
   }
-  const others: { text: string; severity: Severity }[] = [];
-  if (q?.p50 !== undefined && isBad(h.p50Severity)) {
-    others.push({ text: `P50 ${formatMs(q.p50)} ${SEVERITY_LABEL[h.p50Severity]}`, severity: h.p50Severity });
-  }
-  if (h.errors?.percent !== undefined && isBad(h.errorSeverity)) {
-    others.push({
-      text: `errors ${formatPercent(h.errors.percent)} ${SEVERITY_LABEL[h.errorSeverity]}`,
-      severity: h.errorSeverity,
-    });
-  }
-  for (const [name, s] of [
-    ['CPU', h.cpu],
-    ['memory', h.mem],
-  ] as const) {
-    if (isBad(s.severity)) {
-      others.push({
-        text: `${name} ${formatPercent(s.value)} ${SEVERITY_LABEL[s.severity]} on ${s.count} of ${s.total} pods`,
-        severity: s.severity,
-      });
-    }
-  }
-  if (h.oomInWindow > 0) {
-    others.push({
-      text: `OOMKilled on ${h.oomInWindow} ${h.oomInWindow === 1 ? 'pod' : 'pods'}`,
-      severity: 'warning',
-    });
-  }
-  others.sort((a, b) => compareSeverity(a.severity, b.severity));
-  const anyBad = isBad(h.p99Severity) || others.length > 0;
-  if (!anyBad && q?.p99 !== undefined) {
+  const judged = worstFirstHeadline(findings, []);
+  if (!judged && q?.p99 !== undefined) {
     const extras = [
       h.errors?.percent !== undefined ? `errors ${formatPercent(h.errors.percent)}` : '',
       h.cpu.value !== undefined ? `CPU max ${formatPercent(h.cpu.value)}` : '',
@@ -674,5 +669,79 @@ export function buildHeadline(h: HeadlineInput): string {
     ].filter(Boolean);
     return `${lead}${extras.length ? `; ${extras.join(', ')}` : ''}: within the runbook's baselines`;
   }
-  return [lead, ...others.map((o) => o.text)].join('; ');
+  return worstFirstHeadline(findings, isBad(h.p99Severity) ? [] : [lead], { max: HEADLINE_PHRASES });
+}
+
+/** At most this many findings are named in the headline; the report lists them all. */
+const HEADLINE_PHRASES = 3;
+
+const hhmm = (d: Date) => `${d.toISOString().slice(11, 16)} UTC`;
+
+/** The error-rate finding: the ratio, the endpoints with the highest 5xx ratio and when it rose. */
+function errorsFinding(errors: LatencyErrors, severity: Severity, input: LatencyReportInput): Finding {
+  const { baselines: b, now } = input;
+  const window = formatDuration(input.windowMs);
+  const pct = errors.percent;
+  if (pct === undefined) {
+    return {
+      id: 'errors.rate',
+      severity,
+      title: 'Error rate: no requests',
+      summary: `No requests in the last ${window}: no error rate.`,
+      evidence: [],
+      links: [],
+    };
+  }
+  const top = (errors.byEndpoint ?? []).slice(0, 3);
+  const named = (e: ErrorEndpoint) =>
+    `${e.path}${e.ratioPercent !== undefined ? ` ${formatPercent(e.ratioPercent)} 5xx` : ''} (${formatPercent(e.sharePercent)} of all 5xx: ${e.statuses.map((s) => s.status).join(', ')})`;
+  const onset = errors.onset;
+  const boundText = formatPercent(b.error_rate_percent.normal);
+  const onsetText = !onset
+    ? ''
+    : onset.beforeWindow
+      ? ` Above ${boundText} since before the window began${onset.ongoing ? '' : `, until ${hhmm(onset.until as Date)}`}.`
+      : ` Rose above ${boundText} at ${hhmm(onset.at)} (${humanDuration(now.getTime() - onset.at.getTime())} ago)${onset.ongoing ? ' and stays above' : `, back under it since ${hhmm(onset.until as Date)}`}.`;
+  const lead = top[0];
+  const evidence: Evidence[] = top.length
+    ? [
+        {
+          type: 'table',
+          title: `5xx by endpoint (last ${window}), highest 5xx ratio first`,
+          columns: ['Endpoint', '5xx ratio', 'Share of all 5xx', '5xx rate', 'Status codes'],
+          rows: (errors.byEndpoint ?? [])
+            .slice(0, 10)
+            .map((e) => [
+              e.path,
+              formatPercent(e.ratioPercent),
+              formatPercent(e.sharePercent),
+              formatRate(e.errorsPerSecond),
+              e.statuses.map((s) => `${s.status} ${formatRate(s.perSecond)}`).join(', '),
+            ]),
+        },
+      ]
+    : [];
+  return {
+    id: 'errors.rate',
+    severity,
+    title: `Error rate ${formatPercent(pct)}${lead && isBad(severity) ? `, mostly ${lead.path}` : ''}`,
+    summary:
+      `5xx responses are ${formatPercent(pct)} of all requests over the last ${window} (${bound('error_rate_percent', b)}).` +
+      (top.length ? ` Highest 5xx ratio: ${top.map(named).join('; ')}.` : '') +
+      onsetText,
+    evidence,
+    links: [],
+    impact: pct / 100,
+    headline: {
+      text: `errors ${formatPercent(pct)}`,
+      ...(lead
+        ? {
+            suffix: ` from ${top
+              .slice(0, 2)
+              .map((e) => `${e.path} (${formatPercent(e.sharePercent)} of 5xx)`)
+              .join(', ')}`,
+          }
+        : {}),
+    },
+  };
 }

@@ -86,10 +86,11 @@ describe('the latency report', () => {
       startedAt: NOW,
     });
     expect(result.severity).toBe('critical');
+    // all three critical: all traffic (P99), then 3 of 4 pods, then the endpoint with half the traffic
     expect(result.findings.slice(0, 3).map((f) => f.id)).toEqual([
       'latency.p99',
-      'latency.endpoint:/api/search',
       'resources.cpu',
+      'latency.endpoint:/api/search',
     ]);
     const p99 = result.findings[0];
     expect(p99?.summary).toContain('Driven by /api/search');
@@ -228,6 +229,7 @@ describe('the latency report', () => {
       const r = buildLatencyReport(
         input({
           quantiles: { p50: 10, p95: 50, p99: 120 },
+          endpoints: [],
           pods: [pod('p', 30, 91)],
           replicas: { current: 2, source: 'deployment scale' },
         }),
@@ -239,7 +241,7 @@ describe('the latency report', () => {
         'Raise memory limit to 2Gi',
         'Page on-call',
       ]);
-      expect(r.headline).toBe('P99 120 ms normal; memory 91% WARNING on 1 of 1 pods');
+      expect(r.headline).toBe('memory 91% WARNING on 1 of 1 pods; P99 120 ms normal');
     });
 
     it('pages immediately for an error rate above 5%', () => {
@@ -286,7 +288,7 @@ describe('the latency report', () => {
       }),
     );
     expect(r.headline).toBe(
-      'Latency unavailable (prometheus: instant query failed: no answer within 5000 ms); CPU 95% CRITICAL on 3 of 4 pods',
+      'CPU 95% CRITICAL on 3 of 4 pods; Latency unavailable (prometheus: instant query failed: no answer within 5000 ms)',
     );
     expect(r.findings.find((f) => f.id === 'unavailable.latency')).toMatchObject({
       severity: 'unavailable',
@@ -365,5 +367,101 @@ describe('the latency report', () => {
       'https://grafana.example.com/d/aegis-perf?from=now-5m&to=now&var-namespace=aegis',
     );
     expect(buildLatencyReport(input()).links).toEqual([]);
+  });
+});
+
+describe('the latency headline, worst first', () => {
+  const oneSlowEndpoint: EndpointRow[] = [
+    { path: '/api/export', p50: 900, p95: 3000, p99: 5000, rate: 0.2, severity: 'critical' },
+    { path: '/api/findings', p50: 20, p95: 90, p99: 180, rate: 9.8, severity: 'normal' },
+  ];
+
+  it('leads with one endpoint critical while the overall P99 is a warning, and the word is the report severity', () => {
+    const r = buildLatencyReport(
+      input({ quantiles: { p50: 20, p95: 120, p99: 215 }, endpoints: oneSlowEndpoint, pods: [pod('p', 30)] }),
+    );
+    const result = finishResult({
+      ...r,
+      step: 'latency',
+      service: 'aegis-api',
+      attachments: [],
+      parts: [],
+      startedAt: NOW,
+    });
+    expect(result.severity).toBe('critical');
+    expect(r.headline).toBe('/api/export P99 5.0 s CRITICAL; P99 215 ms WARNING, driven by /api/export');
+    expect(result.findings[0]?.id).toBe('latency.endpoint:/api/export');
+  });
+
+  it('among equally severe findings, leads with the one touching the most traffic', () => {
+    const r = buildLatencyReport(
+      input({
+        quantiles: { p50: 20, p95: 120, p99: 150 },
+        endpoints: [
+          { path: '/api/rare', p50: 900, p95: 3000, p99: 4000, rate: 0.1, severity: 'critical' },
+          { path: '/api/busy', p50: 900, p95: 2500, p99: 3000, rate: 9, severity: 'critical' },
+        ],
+        pods: [pod('p', 30)],
+      }),
+    );
+    expect(r.headline).toBe('/api/busy P99 3.0 s CRITICAL; /api/rare P99 4.0 s CRITICAL; P99 150 ms normal');
+  });
+
+  it('leads with a warning the old headline left out (throttling) when nothing is worse', () => {
+    const r = buildLatencyReport(
+      input({
+        quantiles: { p50: 20, p95: 60, p99: 150 },
+        endpoints: [],
+        errors: { percent: 0.01 },
+        pods: [pod('a', 40, 40, { throttledPercent: 60 }), pod('b', 40, 40)],
+      }),
+    );
+    expect(r.headline).toBe('CPU throttled on 1 of 2 pods WARNING; P99 150 ms normal');
+  });
+
+  it('names the endpoints with the highest 5xx ratio and their share when errors are the worst finding', () => {
+    const r = buildLatencyReport(
+      input({
+        quantiles: { p50: 20, p95: 60, p99: 150 },
+        endpoints: [],
+        pods: [pod('p', 30)],
+        errors: {
+          percent: 4,
+          byEndpoint: [
+            {
+              path: '/api/pay',
+              errorsPerSecond: 0.3,
+              ratioPercent: 30,
+              sharePercent: 75,
+              statuses: [
+                { status: '503', perSecond: 0.2 },
+                { status: '500', perSecond: 0.1 },
+              ],
+            },
+            {
+              path: '/api/list',
+              errorsPerSecond: 0.1,
+              ratioPercent: 1.1,
+              sharePercent: 25,
+              statuses: [{ status: '500', perSecond: 0.1 }],
+            },
+          ],
+          onset: { at: new Date(NOW.getTime() - 120_000), ongoing: true, beforeWindow: false },
+        },
+      }),
+    );
+    expect(r.headline).toBe(
+      'errors 4.0% WARNING from /api/pay (75% of 5xx), /api/list (25% of 5xx); P99 150 ms normal',
+    );
+    const f = r.findings.find((x) => x.id === 'errors.rate');
+    expect(f?.summary).toContain('Highest 5xx ratio: /api/pay 30% 5xx (75% of all 5xx: 503, 500)');
+    expect(f?.summary).toContain('Rose above 0.10% at 09:58 UTC (2m ago) and stays above.');
+    expect(f?.evidence[0]).toMatchObject({
+      type: 'table',
+      rows: [
+        ['/api/pay', '30%', '75%', '0.30/s', '503 0.20/s, 500 0.10/s'],
+        ['/api/list', '1.1%', '25%', '0.10/s', '500 0.10/s'],
+      ],
+    });
   });
 });

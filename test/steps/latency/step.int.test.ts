@@ -111,7 +111,7 @@ describe('latency step', () => {
   it('names the slow endpoint, the hot pod, and proposes the next steps', async () => {
     const { result } = await run();
     expect(result.headline).toBe(
-      'P99 2.9 s CRITICAL, driven by /api/search; CPU 94% CRITICAL on 1 of 3 pods; OOMKilled on 2 pods',
+      'P99 2.9 s CRITICAL, driven by /api/search; OOMKilled on 2 pods CRITICAL; CPU 94% CRITICAL on 1 of 3 pods',
     );
     expect(result.severity).toBe('critical');
     expect(result.parts.every((p) => p.status === 'ok')).toBe(true);
@@ -228,7 +228,7 @@ describe('latency step', () => {
     const { result } = await run(testConfig(prom.url), sources(prom.url, undefined));
     expect(result.parts.map((p) => p.name)).not.toContain(PARTS.pods);
     expect(result.headline).toBe(
-      'P99 2.9 s CRITICAL, driven by /api/search; CPU 94% CRITICAL on 1 of 3 pods',
+      'P99 2.9 s CRITICAL, driven by /api/search; CPU 94% CRITICAL on 1 of 3 pods; CPU throttled on 1 of 3 pods WARNING',
     );
     // replicas from the pods Prometheus sees
     expect(result.proposals.find((p) => p.action === 'scale')?.params).toMatchObject({ from: 3, to: 5 });
@@ -239,8 +239,10 @@ describe('latency step', () => {
     const unavailable = result.findings.filter((f) => f.severity === 'unavailable');
     expect(unavailable.map((f) => f.id)).toEqual(['unavailable.prometheus']);
     expect(unavailable[0]?.summary).toContain('no Prometheus configured for service aegis-api');
-    expect(result.headline).toMatch(/^Latency unavailable \(no Prometheus configured/);
-    expect(result.headline).toContain('CPU 94% CRITICAL on 1 of 3 pods');
+    // worst first: the pods' findings lead, then why there is no latency
+    expect(result.headline).toMatch(
+      /^OOMKilled on 2 pods CRITICAL; CPU 94% CRITICAL on 1 of 3 pods; memory 90% WARNING on 1 of 3 pods; Latency unavailable \(no Prometheus configured/,
+    );
     expect(result.findings.find((f) => f.id === 'resources.cpu')?.evidence[0]).toMatchObject({
       rows: expect.arrayContaining([expect.arrayContaining(['94% (942m of 1 core) (top)'])]),
     });
@@ -303,8 +305,9 @@ describe('when a source fails, its parts are unavailable and the rest still repo
         }
         for (const name of k8sParts) expect(part(result, name)?.status).toBe('ok');
         expect(result.findings.find((f) => f.id === 'unavailable.latency')?.summary).toMatch(c.expect);
-        expect(result.headline).toMatch(/^Latency unavailable \(prometheus: instant query failed: /);
-        expect(result.headline).toContain('CPU 94% CRITICAL on 1 of 3 pods');
+        expect(result.headline).toMatch(
+          /^OOMKilled on 2 pods CRITICAL; CPU 94% CRITICAL on 1 of 3 pods; memory 90% WARNING on 1 of 3 pods; Latency unavailable \(prometheus: instant query failed: /,
+        );
         expect(result.attachments).toEqual([]);
       } finally {
         if (c.failure !== 'down') await broken.close();
@@ -324,7 +327,7 @@ describe('when a source fails, its parts are unavailable and the rest still repo
         }
         for (const name of promParts) expect(part(result, name)?.status).toBe('ok');
         expect(result.headline).toBe(
-          'P99 2.9 s CRITICAL, driven by /api/search; CPU 94% CRITICAL on 1 of 3 pods',
+          'P99 2.9 s CRITICAL, driven by /api/search; CPU 94% CRITICAL on 1 of 3 pods; CPU throttled on 1 of 3 pods WARNING',
         );
         expect(result.attachments).toHaveLength(3);
         expect(
