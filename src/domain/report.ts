@@ -17,6 +17,12 @@ export function rankFindings(findings: readonly Finding[]): Finding[] {
 
 const JUDGED: readonly Severity[] = ['critical', 'warning'];
 
+/** The finding a headline leads with: the worst one when it is critical or a warning. */
+export function leadFinding(findings: readonly Finding[]): Finding | undefined {
+  const first = rankFindings(findings)[0];
+  return first && JUDGED.includes(first.severity) ? first : undefined;
+}
+
 /** "P99 215 ms WARNING, driven by /api/search": a finding's phrase with its severity word. */
 export function headlinePhrase(phrase: HeadlinePhrase, severity: Severity): string {
   return `${phrase.text} ${SEVERITY_LABEL[severity]}${phrase.suffix ?? ''}`;

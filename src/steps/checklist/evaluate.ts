@@ -611,6 +611,7 @@ export function checklistFindings(items: readonly ChecklistItem[]): Finding[] {
     // The summary is the evidence; the title carries layer, runbook wording and status.
     evidence: [],
     links: [],
+    headline: { text: i.short },
   }));
 }
 

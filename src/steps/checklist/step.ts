@@ -3,6 +3,7 @@ import type { ServiceConfig } from '../../config/schema.ts';
 import { AppError, isAppError } from '../../domain/errors.ts';
 import type { StepResult } from '../../domain/finding.ts';
 import type { CheckResult } from '../../domain/ports.ts';
+import { worstFirstHeadline } from '../../domain/report.ts';
 import { worstSeverity } from '../../domain/severity.ts';
 import type { ChecklistSettingsRows, IndexUsageRows } from '../../sources/postgres.ts';
 import type { InstantResult } from '../../sources/prometheus.ts';
@@ -344,7 +345,8 @@ export async function runChecklist(
   return {
     step: 'checklist',
     service: service.name,
-    headline: checklistHeadline(items),
+    // worst first: the most severe item with the report's severity word, then the counts
+    headline: worstFirstHeadline(findings, [checklistHeadline(items)], { max: 1 }),
     severity: worstSeverity(findings.map((f) => f.severity)),
     // In the runbook's order, layer by layer (not ranked): the checklist reads top to bottom.
     findings,

@@ -130,6 +130,7 @@ export function analyzeStatements(input: StatementsAnalysisInput): StatementsAna
   const findings: Finding[] = [];
   const max = input.maxFindings ?? 5;
   const summaries: SlowStatementSummary[] = [];
+  const totalMs = r.rows.reduce((n, row) => n + row.totalMs, 0);
   for (const row of r.rows) {
     const severity = classify(row.meanMs, input.baseline) as 'normal' | 'warning' | 'critical';
     const summary: SlowStatementSummary = {
@@ -149,7 +150,8 @@ export function analyzeStatements(input: StatementsAnalysisInput): StatementsAna
     } else {
       summaries.push(summary);
     }
-    findings.push(finding);
+    // impact: its share of the time all listed statements spent (breaks ties between slow queries)
+    findings.push(totalMs > 0 ? { ...finding, impact: row.totalMs / totalMs } : finding);
   }
   const worst = summaries[0];
   findings.push(topStatementsFinding(r.rows, r.totalStatements, r.overWarning, input, r.relation));

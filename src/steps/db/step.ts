@@ -3,7 +3,7 @@ import type { ServiceConfig } from '../../config/schema.ts';
 import { AppError, isAppError, SourceError } from '../../domain/errors.ts';
 import { evaluateEscalations } from '../../domain/escalation.ts';
 import type { Escalation, Finding, PartStatus, Proposal, StepResult } from '../../domain/finding.ts';
-import { finishResult } from '../../domain/report.ts';
+import { finishResult, leadFinding, worstFirstHeadline } from '../../domain/report.ts';
 import { classify } from '../../domain/thresholds.ts';
 import { formatBytes, humanDuration } from '../../lib/format.ts';
 import { loadPgParser } from '../../lib/sql/pg-parser.ts';
@@ -367,7 +367,12 @@ export async function runDb(ctx: StepContext<DbSources>, args: DbArgs): Promise<
     {
       step: 'db',
       service: service.name,
-      headline: headline(c, args.section, baseline, longQueryMs),
+      // worst first: the most severe finding with its severity word, then the section's summary
+      headline: worstFirstHeadline(
+        c.findings,
+        headlinePieces(c, args.section, baseline, longQueryMs, leadFinding(c.findings)?.id),
+        { max: 1 },
+      ),
       findings: c.findings,
       proposals: dedupeProposals(c.proposals),
       nextSteps: [{ label: `Check latency of ${service.name}`, step: 'latency', args: [service.name] }],
@@ -484,19 +489,25 @@ function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** One line: "3 queries over 1 s (worst 4.2 s: SELECT … FROM findings); 1 lock wait; connections 87/100". */
-function headline(
+/**
+ * The summary after the lead finding: "3 queries over 1 s (worst 4.2 s: SELECT … FROM findings); 1 lock
+ * wait; connections 87/100", leaving out what the lead (`leadId`) already says.
+ */
+function headlinePieces(
   c: Collected,
   section: DbSection,
   baseline: { normal: number; critical: number },
   longQueryMs: number,
-): string {
+  leadId?: string,
+): string[] {
   const pieces: string[] = [];
   const s = c.statements;
+  const leads = (prefix: string) => leadId?.startsWith(prefix) ?? false;
   if (s?.unavailable) {
     pieces.push(`pg_stat_statements ${s.unavailable.replace('_', ' ')}`);
   } else if (s) {
-    const worst = s.worst ? ` (worst ${humanDuration(s.worst.meanMs)}: ${s.worst.short})` : '';
+    const worst =
+      s.worst && !leads('db.slow.') ? ` (worst ${humanDuration(s.worst.meanMs)}: ${s.worst.short})` : '';
     if (s.overCritical > 0)
       pieces.push(
         `${plural(s.overCritical, 'query', 'queries')} over ${formatThreshold(baseline.critical)}${worst}`,
@@ -519,9 +530,10 @@ function headline(
   if (c.connections) {
     const idle = c.connections.idleInTransactionTotal;
     if (idle > 0) pieces.push(`${idle} idle in transaction`);
-    pieces.push(`connections ${c.connections.used}/${c.connections.maxConnections}`);
+    if (!leads('db.connections'))
+      pieces.push(`connections ${c.connections.used}/${c.connections.maxConnections}`);
   }
-  if (c.poolLines) pieces.push(`pool exhausted ${c.poolLines}× in logs`);
+  if (c.poolLines && !leads('db.pool')) pieces.push(`pool exhausted ${c.poolLines}× in logs`);
   if (c.needMaintenance)
     pieces.push(`${plural(c.needMaintenance, 'table needs', 'tables need')} VACUUM ANALYZE`);
   if (c.largest && section === 'tables') {
@@ -539,5 +551,5 @@ function headline(
         : `${failed.map((f) => f.part).join(', ')} unavailable`,
     );
   }
-  return pieces.join('; ') || 'nothing to report';
+  return pieces.length ? pieces : ['nothing to report'];
 }

@@ -1,4 +1,5 @@
 import type { Advice, Evidence, Finding } from '../../domain/finding.ts';
+import { worstFirstHeadline } from '../../domain/report.ts';
 import type { Severity } from '../../domain/severity.ts';
 import type { ValueType } from '../../lib/pprof/decode.ts';
 import { callersOf, sampleIndexByName, valueThrough } from '../../lib/pprof/graph.ts';
@@ -190,7 +191,7 @@ function pct(x: number): string {
 
 export interface DetectorResult {
   readonly findings: Finding[];
-  /** The strongest finding's one line, for a headline. */
+  /** The worst finding's one line with its severity word (the largest share among equals), for a headline. */
   readonly headline?: string;
 }
 
@@ -279,16 +280,18 @@ export function detectCpuIssues(analysis: ProfileAnalysis, options: CpuDetectorO
   }
 
   signals.sort((a, b) => b.share - a.share);
-  const findings = signals.map((s) => cpuFinding(s, fmt, total));
-  const first = signals[0];
-  return {
-    findings,
-    ...(first
-      ? {
-          headline: `CPU: ${pct(first.share)} in ${first.function}${first.caller ? ` via ${first.caller}` : ''} — ${CPU_WHAT[first.kind]}`,
-        }
-      : {}),
-  };
+  const findings = signals.map(
+    (s): Finding => ({
+      ...cpuFinding(s, fmt, total),
+      impact: s.share,
+      headline: {
+        text: `CPU: ${pct(s.share)} in ${s.function}${s.caller ? ` via ${s.caller}` : ''}`,
+        suffix: ` — ${CPU_WHAT[s.kind]}`,
+      },
+    }),
+  );
+  const headline = worstFirstHeadline(findings, [], { max: 1 });
+  return { findings, ...(headline ? { headline } : {}) };
 }
 
 /** Sum of |value| of one sample type over all samples. */
@@ -623,8 +626,16 @@ export function detectHeapIssues(
   }
 
   findings.sort((a, b) => b.share - a.share);
-  const first = findings[0];
-  return { findings: findings.map((f) => f.finding), ...(first ? { headline: first.headline } : {}) };
+  const ranked = findings.map(({ share, finding, headline }): Finding => {
+    const [text, what] = headline.split(' — ');
+    return {
+      ...finding,
+      impact: share,
+      headline: { text: text as string, ...(what ? { suffix: ` — ${what}` } : {}) },
+    };
+  });
+  const headline = worstFirstHeadline(ranked, [], { max: 1 });
+  return { findings: ranked, ...(headline ? { headline } : {}) };
 }
 
 /** The application function that calls `fn` the most (by inuse, else alloc space). */

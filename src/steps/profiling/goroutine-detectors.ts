@@ -1,4 +1,5 @@
 import type { Evidence, Finding } from '../../domain/finding.ts';
+import { worstFirstHeadline } from '../../domain/report.ts';
 import type { Profile } from '../../lib/pprof/decode.ts';
 import {
   entryFunction,
@@ -357,11 +358,16 @@ export function detectGoroutineIssues(
     });
   }
 
-  const problems = findings
-    .filter((f) => f.severity !== 'info')
-    .sort((a, b) => Number(a.id === 'goroutines.growth') - Number(b.id === 'goroutines.growth'));
-  const headline = problems[0]
-    ? `Goroutines: ${problems[0].title}`
-    : `Goroutines: ${last.total.toLocaleString('en-US')}${growthText}, no leak or contention seen`;
+  // Worst first (domain/report.ts); among equals, the growth alone names no cause, so it comes last.
+  const phrased = findings.map(
+    (f): Finding => ({
+      ...f,
+      impact: f.id === 'goroutines.growth' ? 0 : 1,
+      headline: { text: `Goroutines: ${f.title}` },
+    }),
+  );
+  const headline =
+    worstFirstHeadline(phrased, [], { max: 1 }) ||
+    `Goroutines: ${last.total.toLocaleString('en-US')}${growthText}, no leak or contention seen`;
   return { findings, headline, total: last.total, ...(growth !== undefined ? { growth } : {}) };
 }

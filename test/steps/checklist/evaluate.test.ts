@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.ts';
+import { worstFirstHeadline } from '../../../src/domain/report.ts';
+import { worstSeverity } from '../../../src/domain/severity.ts';
 import { targetFor } from '../../../src/sources/promql.ts';
 import {
   type ChecklistFacts,
@@ -193,6 +195,20 @@ describe('evaluating the optimization checklist', () => {
     );
     expect(checklistHeadline(items)).toBe(
       'Checklist: 12 pass, 2 fail, 2 unknown — fails: compression, cache hit rate 62%',
+    );
+  });
+
+  it('leads the headline with the most severe item, a critical cache hit rate before an earlier warning', () => {
+    const items = evaluateChecklist(
+      facts({
+        api: known({ url: 'u', status: 200, reusedConnection: true, rateLimitHeaders: {} }),
+        redis: known({ target: 'r', info: { keyspace_hits: '20', keyspace_misses: '80' } }),
+      }),
+    );
+    const findings = checklistFindings(items);
+    expect(worstSeverity(findings.map((f) => f.severity))).toBe('critical');
+    expect(worstFirstHeadline(findings, [checklistHeadline(items)], { max: 1 })).toBe(
+      'cache hit rate 20% CRITICAL; Checklist: 12 pass, 2 fail, 2 unknown — fails: compression, cache hit rate 20%',
     );
   });
 

@@ -364,7 +364,7 @@ describe('a service that skips the checklist: the items fail with the evidence',
 
   it('headlines the fails by name', () => {
     expect(run.result.headline).toMatch(
-      /^Checklist: \d+ pass, \d+ fail, \d+ unknown — fails: compression, keep-alive, request timeouts, query timeouts, slow query logging, indexes, evictions \d+, cache hit rate 60%, TTLs, memory limits$/,
+      /^compression WARNING; Checklist: \d+ pass, \d+ fail, \d+ unknown — fails: compression, keep-alive, request timeouts, query timeouts, slow query logging, indexes, evictions \d+, cache hit rate 60%, TTLs, memory limits$/,
     );
     expect(run.result.severity).toBe('warning');
   });
@@ -426,7 +426,7 @@ describe('when every source is down, each item is unknown with the reason (and t
       'caching layer',
     ]);
     expect(run.result.headline).toMatch(
-      /^Checklist: 0 pass, 1 fail, 15 unknown — fails: profiling endpoints$/,
+      /^profiling endpoints WARNING; Checklist: 0 pass, 1 fail, 15 unknown — fails: profiling endpoints$/,
     );
   });
 });

@@ -70,7 +70,9 @@ describe('connection pool exhaustion in the service logs', () => {
         danger: false,
       }),
     ]);
-    expect(result.headline).toMatch(new RegExp(`; pool exhausted ${expected}× in logs$`));
+    expect(result.headline).toMatch(
+      new RegExp(`^Connection pool exhausted: ${expected} log lines in 1 of 1 pods WARNING; connections `),
+    );
   });
 
   it('reports no exhaustion once the pathology is off and the logs have moved on', async () => {

@@ -199,7 +199,8 @@ describe('/aegis db', () => {
     const { ctx } = context({ database: () => reader });
     const result = await dbStep.run(ctx, { section: 'all' });
     expect(result.headline).toBe(
-      '3 queries over 1 s (worst 4.2 s: SELECT … FROM findings); 1 query running over 30 s (longest 45 s); 1 lock wait; connections 87/100',
+      // worst first: the slowest query (critical, the largest share of statement time) with the report's word
+      'Slow query: mean 4.2 s (SELECT … FROM findings) CRITICAL; 3 queries over 1 s; 1 query running over 30 s (longest 45 s); 1 lock wait; connections 87/100',
     );
     expect(result.severity).toBe('critical');
     expect(result.step).toBe('db');
@@ -301,7 +302,7 @@ describe('/aegis db', () => {
     };
     const { ctx } = context({ database: () => fakeReader(), podLogs: () => podLogs });
     const result = await dbStep.run(ctx, { section: 'connections' });
-    expect(result.headline).toBe('connections 87/100; pool exhausted 2× in logs');
+    expect(result.headline).toBe('Connections 87/100 (87%) WARNING; pool exhausted 2× in logs');
     expect(result.proposals).toEqual([
       expect.objectContaining({
         action: 'set_pool_size',

@@ -60,7 +60,9 @@ describe('CPU detectors', () => {
       ]),
     );
     expect(r.findings.map((f) => f.id)).toEqual(['cpu.json']);
-    expect(r.headline).toBe('CPU: 60% in encoding/json.Marshal via main.encodeReport — JSON serialization');
+    expect(r.headline).toBe(
+      'CPU: 60% in encoding/json.Marshal via main.encodeReport CRITICAL — JSON serialization',
+    );
     expect(r.findings[0]?.advice?.longTerm[0]).toBe(
       'Use a faster JSON encoder: sonic or jsoniter (runbook Step 2)',
     );
@@ -105,6 +107,38 @@ describe('CPU detectors', () => {
     expect(text).toContain('main.filter');
     expect(text).toContain('main.audit');
     expect(r.findings[0]?.title).toBe('One function dominates: main.sortNaive uses 50% of CPU itself');
+  });
+
+  it('the headline leads with the most severe finding, not the largest share, and carries its severity word', () => {
+    // regexp compilation at 30% is critical (its bar is 25%); one function at 50% is only a warning (60%)
+    const r = detectCpuIssues(
+      cpuProfile([
+        [[...http, 'main.filter', 'regexp.MustCompile', 'regexp.Compile', 'regexp.compile'], 30],
+        [[...http, 'main.score', 'main.sortNaive'], 50],
+        [[...http, 'main.other'], 20],
+      ]),
+    );
+    expect(r.findings.map((f) => `${f.id}:${f.severity}`)).toEqual([
+      'cpu.dominant:warning',
+      'cpu.regexp:critical',
+    ]);
+    expect(r.headline).toMatch(
+      /^CPU: 30% in regexp\.MustCompile via main\.filter CRITICAL — regular expressions/,
+    );
+  });
+
+  it('between two equally severe findings the larger CPU share leads', () => {
+    const r = detectCpuIssues(
+      cpuProfile([
+        [[...http, 'main.filter', 'regexp.MustCompile', 'regexp.Compile', 'regexp.compile'], 20],
+        [[...http, 'main.score', 'main.sortNaive'], 45],
+        [[...http, 'main.other'], 35],
+      ]),
+    );
+    expect(r.findings.map((f) => f.severity)).toEqual(['warning', 'warning']);
+    expect(r.headline).toMatch(
+      /^CPU: 45% in main\.sortNaive via main\.score WARNING — one function dominates$/,
+    );
   });
 
   it('a runtime or system call function does not count as dominant', () => {

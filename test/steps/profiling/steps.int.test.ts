@@ -130,7 +130,7 @@ describe('/aegis cpu: the report', () => {
     expect(port.calls[0]).toMatchObject({ kind: 'profile', options: { seconds: 30 } });
     // pprofgen's hot loop is half the CPU: the dominant-function detector names it and its caller.
     expect(result.headline).toMatch(
-      /^CPU: \d+% in main\.hotLoop via main\.cpuWork — one function dominates$/,
+      /^CPU: \d+% in main\.hotLoop via main\.cpuWork (CRITICAL|WARNING) — one function dominates$/,
     );
     const dominant = result.findings.find((f) => f.id === 'cpu.dominant');
     expect(dominant?.advice?.longTerm).toContain('Optimize hot code paths');
