@@ -145,7 +145,9 @@ export async function buildRuntime(
   };
   const sources: AllSources = {
     prometheus,
-    ...(kube ? { kubernetes: () => kube } : {}),
+    ...(kube ? { kubernetes: () => kube, clusterHistory: () => kube } : {}),
+    // a service without a database has no settings history; one whose URL is missing says so
+    databaseHistory: (s) => (s.database ? databaseOf(s) : undefined),
     database: databaseOf,
     checklistDatabase: databaseOf,
     ...(kube ? { podLogs } : {}),

@@ -2,6 +2,7 @@ import type { Agent as HttpsAgent, RequestOptions } from 'node:https';
 import {
   ApiException,
   AppsV1Api,
+  AutoscalingV2Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -79,6 +80,41 @@ export interface DeploymentScale {
   readonly replicas: number;
   /** Replicas the controller sees now (status). */
   readonly current: number;
+}
+
+/** A Deployment revision: one ReplicaSet, when it was created, its images and why. */
+export interface ReplicaSetRevision {
+  readonly name: string;
+  /** The Deployment that owns it, when one does. */
+  readonly deployment?: string;
+  /** deployment.kubernetes.io/revision. */
+  readonly revision?: number;
+  readonly createdAt?: Date;
+  /** "container=image:tag" of every container. */
+  readonly images: readonly string[];
+  /** kubernetes.io/change-cause. */
+  readonly changeCause?: string;
+  readonly replicas: number;
+}
+
+/** An HPA's last scaling. */
+export interface HpaScaling {
+  readonly name: string;
+  /** "Deployment/aegis-api". */
+  readonly target: string;
+  readonly lastScaleTime?: Date;
+  readonly currentReplicas: number;
+  readonly desiredReplicas: number;
+  readonly minReplicas?: number;
+  readonly maxReplicas: number;
+}
+
+/** When a ConfigMap was last written, from its managedFields (which carry no data). */
+export interface ConfigMapEdit {
+  readonly name: string;
+  readonly editedAt?: Date;
+  /** The field manager of the latest write, e.g. "kubectl-edit", "helm". */
+  readonly manager?: string;
 }
 
 export interface LogOptions {
@@ -167,6 +203,7 @@ export class KubernetesSource implements Checkable {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly autoscaling: AutoscalingV2Api;
   private readonly version: VersionApi;
 
   constructor(options: KubernetesSourceOptions) {
@@ -176,6 +213,7 @@ export class KubernetesSource implements Checkable {
     this.core = this.kc.makeApiClient(CoreV1Api);
     this.apps = this.kc.makeApiClient(AppsV1Api);
     this.custom = this.kc.makeApiClient(CustomObjectsApi);
+    this.autoscaling = this.kc.makeApiClient(AutoscalingV2Api);
     this.version = this.kc.makeApiClient(VersionApi);
   }
 
@@ -230,6 +268,82 @@ export class KubernetesSource implements Checkable {
         throw malformed(this.name, `read scale of deployment/${name}`, 'replicas are not integers');
       }
       return { replicas, current };
+    });
+  }
+
+  /** The ReplicaSets of a namespace (by label selector): the Deployment's revisions, with images and change-cause. */
+  async listReplicaSets(
+    namespace: string,
+    selector?: string,
+    options: CallOptions = {},
+  ): Promise<ReplicaSetRevision[]> {
+    checkName('namespace', namespace);
+    const labelSelector = checkSelector(selector);
+    return this.call('list replicasets', options, async (opts) => {
+      const list = await this.apps.listNamespacedReplicaSet({ namespace, labelSelector }, opts);
+      if (!list || !Array.isArray(list.items))
+        throw malformed(this.name, 'list replicasets', 'no items array');
+      return list.items.map((rs): ReplicaSetRevision => {
+        const meta = rs.metadata ?? {};
+        const annotations = meta.annotations ?? {};
+        const revision = Number(annotations['deployment.kubernetes.io/revision']);
+        const owner = meta.ownerReferences?.find((o) => o.kind === 'Deployment')?.name;
+        const cause = annotations['kubernetes.io/change-cause'];
+        return {
+          name: meta.name ?? '?',
+          ...(owner ? { deployment: owner } : {}),
+          ...(Number.isInteger(revision) ? { revision } : {}),
+          ...(meta.creationTimestamp ? { createdAt: new Date(meta.creationTimestamp) } : {}),
+          images: (rs.spec?.template?.spec?.containers ?? []).map((c) => `${c.name}=${c.image ?? '?'}`),
+          ...(cause ? { changeCause: cause } : {}),
+          replicas: rs.status?.replicas ?? 0,
+        };
+      });
+    });
+  }
+
+  /** The HorizontalPodAutoscalers of a namespace (autoscaling/v2): their last scaling and replicas. */
+  async listHpaScaling(namespace: string, options: CallOptions = {}): Promise<HpaScaling[]> {
+    checkName('namespace', namespace);
+    return this.call('list horizontalpodautoscalers', options, async (opts) => {
+      const list = await this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }, opts);
+      if (!list || !Array.isArray(list.items))
+        throw malformed(this.name, 'list horizontalpodautoscalers', 'no items array');
+      return list.items.map(
+        (h): HpaScaling => ({
+          name: h.metadata?.name ?? '?',
+          target: `${h.spec?.scaleTargetRef?.kind ?? '?'}/${h.spec?.scaleTargetRef?.name ?? '?'}`,
+          ...(h.status?.lastScaleTime ? { lastScaleTime: new Date(h.status.lastScaleTime) } : {}),
+          currentReplicas: h.status?.currentReplicas ?? 0,
+          desiredReplicas: h.status?.desiredReplicas ?? 0,
+          ...(h.spec?.minReplicas !== undefined ? { minReplicas: h.spec.minReplicas } : {}),
+          maxReplicas: h.spec?.maxReplicas ?? 0,
+        }),
+      );
+    });
+  }
+
+  /** When each ConfigMap of a namespace was last written (managedFields[].time); the data is not kept. */
+  async listConfigMapEdits(namespace: string, options: CallOptions = {}): Promise<ConfigMapEdit[]> {
+    checkName('namespace', namespace);
+    return this.call('list configmaps', options, async (opts) => {
+      const list = await this.core.listNamespacedConfigMap({ namespace }, opts);
+      if (!list || !Array.isArray(list.items))
+        throw malformed(this.name, 'list configmaps', 'no items array');
+      return list.items.map((cm): ConfigMapEdit => {
+        let latest: { time: Date; manager?: string } | undefined;
+        for (const f of cm.metadata?.managedFields ?? []) {
+          if (!f.time) continue;
+          const time = new Date(f.time);
+          if (!latest || time > latest.time) latest = { time, ...(f.manager ? { manager: f.manager } : {}) };
+        }
+        return {
+          name: cm.metadata?.name ?? '?',
+          ...(latest
+            ? { editedAt: latest.time, ...(latest.manager ? { manager: latest.manager } : {}) }
+            : {}),
+        };
+      });
     });
   }
 

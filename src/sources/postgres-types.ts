@@ -186,3 +186,31 @@ export type HypoCheckResult =
 export type HypoChecks =
   | { readonly available: true; readonly results: readonly HypoCheckResult[] }
   | { readonly available: false };
+
+/** A server setting that is not the compiled-in default (and not this session's own). */
+export interface ChangedSetting {
+  readonly name: string;
+  readonly setting: string;
+  readonly unit?: string;
+  /** pg_settings.source: "configuration file", "command line", "database", "user", … */
+  readonly source: string;
+  /** Changed in the configuration but needs a restart to take effect. */
+  readonly pendingRestart: boolean;
+}
+
+/** When the server's configuration and statistics last changed, from the catalog. */
+export interface SettingsHistory {
+  /** pg_postmaster_start_time(): the server (re)started. */
+  readonly startedAt: Date;
+  /** pg_conf_load_time(): the configuration files were last (re)loaded. */
+  readonly configLoadedAt: Date;
+  /** pg_stat_statements_info.stats_reset; undefined without pg_stat_statements 1.9+. */
+  readonly statementsResetAt?: Date;
+  readonly changed: readonly ChangedSetting[];
+  /** pg_file_settings lines not applied (a pending edit or an error); undefined when unreadable. */
+  readonly unapplied?: readonly {
+    readonly name: string;
+    readonly setting: string;
+    readonly error?: string;
+  }[];
+}

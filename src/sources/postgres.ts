@@ -14,6 +14,7 @@ import type {
   IndexDefRow,
   LockWaitRow,
   SessionRow,
+  SettingsHistory,
   StatementColumns,
   StatementRow,
   StatementsResult,
@@ -636,6 +637,67 @@ export class DatabaseSource implements Checkable {
           relation: strOrNull(r.relation),
         }),
       );
+    });
+  }
+
+  /**
+   * What changed on the server, for the latency step's "what changed": when it started and last
+   * reloaded its configuration, the settings not at their defaults (from the configuration file,
+   * the command line, ALTER SYSTEM/DATABASE/ROLE), when pg_stat_statements was last reset, and the
+   * pg_file_settings lines not applied (readable with pg_read_all_settings only; otherwise left out).
+   */
+  settingsHistory(): Promise<SettingsHistory> {
+    return this.readOnly('read settings history', async (query) => {
+      const [times] = await query(
+        'SELECT pg_postmaster_start_time() AS started, pg_conf_load_time() AS loaded',
+      );
+      const changed = await query(
+        `SELECT name, setting, coalesce(unit, '') AS unit, source, pending_restart
+           FROM pg_settings
+          WHERE source NOT IN ('default', 'override', 'client', 'session', 'environment variable')
+          ORDER BY name`,
+      );
+      const [info] = await query(`SELECT to_regclass('pg_stat_statements_info') IS NOT NULL AS present`);
+      let statementsResetAt: Date | undefined;
+      if (info?.present === true) {
+        const [reset] = await query('SELECT stats_reset FROM pg_stat_statements_info');
+        if (reset?.stats_reset instanceof Date) statementsResetAt = reset.stats_reset;
+      }
+      let unapplied: Row[] | undefined;
+      try {
+        await query('SAVEPOINT aegis_file_settings');
+        unapplied = await query(
+          'SELECT name, setting, error FROM pg_file_settings WHERE NOT applied ORDER BY seqno',
+        );
+        await query('RELEASE SAVEPOINT aegis_file_settings');
+      } catch (e) {
+        if ((e as { code?: string }).code !== '42501') throw e;
+        await query('ROLLBACK TO SAVEPOINT aegis_file_settings');
+      }
+      if (!(times?.started instanceof Date) || !(times.loaded instanceof Date)) {
+        throw new SourceError(this.name, 'read settings history', 'malformed', 'no start or reload time');
+      }
+      return {
+        startedAt: times.started,
+        configLoadedAt: times.loaded,
+        ...(statementsResetAt ? { statementsResetAt } : {}),
+        changed: changed.map((r) => ({
+          name: String(r.name),
+          setting: String(r.setting),
+          ...(r.unit ? { unit: String(r.unit) } : {}),
+          source: String(r.source),
+          pendingRestart: r.pending_restart === true,
+        })),
+        ...(unapplied
+          ? {
+              unapplied: unapplied.map((r) => ({
+                name: String(r.name),
+                setting: String(r.setting),
+                ...(r.error ? { error: String(r.error) } : {}),
+              })),
+            }
+          : {}),
+      };
     });
   }
 

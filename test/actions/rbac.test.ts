@@ -46,6 +46,10 @@ describe('deploy/rbac.yaml: least privilege', () => {
         'patch apps/deployments/scale [aegis-api]',
         'get core/configmaps [aegis-config]',
         'patch core/configmaps [aegis-config]',
+        // /aegis latency "what changed": list only
+        'list apps/replicasets',
+        'list autoscaling/horizontalpodautoscalers',
+        'list core/configmaps',
       ].sort(),
     );
   });
@@ -57,10 +61,12 @@ describe('deploy/rbac.yaml: least privilege', () => {
       { method: 'PATCH', path: '/apis/apps/v1/namespaces/aegis/deployments/billing' },
       { method: 'PUT', path: '/apis/apps/v1/namespaces/aegis/deployments/aegis-api/scale' },
       { method: 'GET', path: '/apis/apps/v1/namespaces/kube-system/deployments/aegis-api' },
-      { method: 'GET', path: '/api/v1/namespaces/aegis/configmaps' },
+      { method: 'GET', path: '/api/v1/namespaces/aegis/secrets' },
       { method: 'GET', path: '/api/v1/namespaces/aegis/pods', query: '?watch=true' },
+      { method: 'GET', path: '/apis/apps/v1/namespaces/aegis/replicasets/aegis-api-7d9f6c8b5' },
+      { method: 'PATCH', path: '/api/v1/namespaces/aegis/configmaps/kube-root-ca.crt' },
     ]);
-    expect(refused).toHaveLength(7);
+    expect(refused).toHaveLength(9);
     expect(refused[0]).toBe(
       'DELETE /api/v1/namespaces/aegis/pods/aegis-api-7d9f8b6c5-x2x9q: delete pods aegis-api-7d9f8b6c5-x2x9q in aegis',
     );
@@ -108,7 +114,14 @@ describe("deploy/rbac.yaml covers the read-only steps too (the bot's whole footp
       .reply(200, k8sFixture('deployment-scale.json'), { 'content-type': 'application/json' })
       .get(/\/api\/v1\/namespaces\/aegis\/pods\/[^/]+\/log/)
       .query(true)
-      .reply(200, k8sFixture('pod-log.txt'), { 'content-type': 'text/plain' });
+      .reply(200, k8sFixture('pod-log.txt'), { 'content-type': 'text/plain' })
+      .get('/apis/apps/v1/namespaces/aegis/replicasets')
+      .query(true)
+      .reply(200, k8sFixture('replicaset-list.json'), { 'content-type': 'application/json' })
+      .get('/apis/autoscaling/v2/namespaces/aegis/horizontalpodautoscalers')
+      .reply(200, k8sFixture('hpa-list.json'), { 'content-type': 'application/json' })
+      .get('/api/v1/namespaces/aegis/configmaps')
+      .reply(200, k8sFixture('configmap-list.json'), { 'content-type': 'application/json' });
     scope.on('request', (req: Request) => {
       const u = new URL(req.url);
       seen.push({ method: req.method, path: u.pathname, query: u.search });
@@ -118,6 +131,9 @@ describe("deploy/rbac.yaml covers the read-only steps too (the bot's whole footp
     await k8s.podMetrics('aegis', 'app=aegis-api');
     await k8s.getDeploymentScale('aegis', 'aegis-api');
     await k8s.readPodLogs('aegis', 'aegis-api-7d9f8b6c5-x2x9q', { container: 'aegis-api', tailLines: 100 });
+    await k8s.listReplicaSets('aegis', 'app=aegis-api');
+    await k8s.listHpaScaling('aegis');
+    await k8s.listConfigMapEdits('aegis');
     const proxy = await k8s.podProxyBase('aegis', 'aegis-api-7d9f8b6c5-x2x9q', 6060);
     seen.push({
       method: 'GET',
@@ -125,7 +141,7 @@ describe("deploy/rbac.yaml covers the read-only steps too (the bot's whole footp
       query: '?seconds=30',
     });
     expect(scope.isDone()).toBe(true);
-    expect(seen).toHaveLength(5);
+    expect(seen).toHaveLength(8);
     expect(refusedRequests(rbac, seen)).toEqual([]);
   });
 });

@@ -54,6 +54,62 @@ afterEach(() => {
 });
 
 describe('KubernetesSource', () => {
+  it('reads what changed: ReplicaSet revisions with images and change-cause, HPA scaling, ConfigMap edit times', async () => {
+    const scope = nock(K8S, { reqheaders: { authorization: 'Bearer sa-token-123' } })
+      .get('/apis/apps/v1/namespaces/aegis/replicasets')
+      .query({ labelSelector: 'app=aegis-api' })
+      .reply(200, fixture('replicaset-list.json'), { 'content-type': 'application/json' })
+      .get('/apis/autoscaling/v2/namespaces/aegis/horizontalpodautoscalers')
+      .reply(200, fixture('hpa-list.json'), { 'content-type': 'application/json' })
+      .get('/api/v1/namespaces/aegis/configmaps')
+      .reply(200, fixture('configmap-list.json'), { 'content-type': 'application/json' });
+    const k8s = source();
+    const [rs, hpa, cms] = await Promise.all([
+      k8s.listReplicaSets('aegis', 'app=aegis-api'),
+      k8s.listHpaScaling('aegis'),
+      k8s.listConfigMapEdits('aegis'),
+    ]);
+    scope.done();
+    expect(rs[1]).toEqual({
+      name: 'aegis-api-7d9f6c8b5',
+      deployment: 'aegis-api',
+      revision: 7,
+      createdAt: new Date('2026-03-02T09:52:30Z'),
+      images: ['aegis-api=registry.example.com/aegis-api:1.4.2', 'envoy=envoyproxy/envoy:v1.29.1'],
+      changeCause: 'release 1.4.2: new search ranking',
+      replicas: 3,
+    });
+    expect(hpa).toEqual([
+      {
+        name: 'aegis-api',
+        target: 'Deployment/aegis-api',
+        lastScaleTime: new Date('2026-03-02T09:55:05Z'),
+        currentReplicas: 3,
+        desiredReplicas: 5,
+        minReplicas: 2,
+        maxReplicas: 10,
+      },
+    ]);
+    // the latest managedFields entry, and nothing of the data
+    expect(cms).toEqual([
+      { name: 'aegis-config', editedAt: new Date('2026-03-02T09:57:12Z'), manager: 'kubectl-edit' },
+      {
+        name: 'kube-root-ca.crt',
+        editedAt: new Date('2025-11-01T00:00:00Z'),
+        manager: 'kube-controller-manager',
+      },
+    ]);
+  });
+
+  it('a refused list of ReplicaSets fails as auth, naming the operation', async () => {
+    nock(K8S)
+      .get('/apis/apps/v1/namespaces/aegis/replicasets')
+      .reply(403, fixture('status-forbidden.json'), { 'content-type': 'application/json' });
+    const e = await failure(source().listReplicaSets('aegis'));
+    expect(e.reason).toBe('auth');
+    expect(e.message).toMatch(/^kubernetes: list replicasets failed: /);
+  });
+
   it('lists pods by label selector with limits, restarts and OOMKilled terminations', async () => {
     const scope = nock(K8S, { reqheaders: { authorization: 'Bearer sa-token-123' } })
       .get('/api/v1/namespaces/aegis/pods')

@@ -38,6 +38,14 @@ export interface PanelSpec {
   readonly fromZero?: boolean;
 }
 
+/** A moment marked on every panel: a vertical dotted line with a short label at its top. */
+export interface Marker {
+  /** Seconds since the epoch. */
+  readonly time: number;
+  readonly label: string;
+  readonly color?: string;
+}
+
 export interface ChartSpec {
   readonly title: string;
   readonly subtitle?: string;
@@ -45,6 +53,8 @@ export interface ChartSpec {
   readonly start: number;
   readonly end: number;
   readonly panels: readonly PanelSpec[];
+  /** Events in the window (a rollout, a restart); markers outside [start, end] are left out. */
+  readonly markers?: readonly Marker[];
   readonly width?: number;
   readonly panelHeight?: number;
 }
@@ -120,7 +130,13 @@ interface Box {
   readonly h: number;
 }
 
-function panel(spec: PanelSpec, box: Box, start: number, end: number): string {
+function panel(
+  spec: PanelSpec,
+  box: Box,
+  start: number,
+  end: number,
+  markers: readonly Marker[] = [],
+): string {
   const values = spec.series.flatMap((s) => s.points.map((p) => p.value)).filter((v) => Number.isFinite(v));
   const tvalues = (spec.thresholds ?? []).map((t) => t.value);
   const all = [...values, ...tvalues];
@@ -198,6 +214,20 @@ function panel(spec: PanelSpec, box: Box, start: number, end: number): string {
       );
     }
   });
+  // markers: staggered labels so that neighbours do not overprint each other
+  markers
+    .filter((m) => m.time >= start && m.time <= end)
+    .forEach((m, i) => {
+      const x = xOf(m.time);
+      const color = m.color ?? '#5f3dc4';
+      parts.push(
+        `<line x1="${num(x)}" y1="${num(plotY)}" x2="${num(x)}" y2="${num(plotY + plotH)}" stroke="${color}" stroke-dasharray="2 3" stroke-width="1.2"/>`,
+      );
+      const label = m.label.length > 24 ? `${m.label.slice(0, 23)}…` : m.label;
+      parts.push(
+        text(x + 3, plotY + 12 + (i % 3) * 12, label, `font-size="10" fill="${color}" text-anchor="start"`),
+      );
+    });
   // legend, right of the plot
   spec.series.forEach((s, i) => {
     const y = plotY + 8 + i * 18;
@@ -240,7 +270,7 @@ export function lineChart(spec: ChartSpec): string {
   const height = 52 + spec.panels.length * ph + 6;
   const body = [header(spec.title, spec.subtitle, width)];
   spec.panels.forEach((p, i) => {
-    body.push(panel(p, { x: 0, y: 52 + i * ph, w: width, h: ph }, spec.start, spec.end));
+    body.push(panel(p, { x: 0, y: 52 + i * ph, w: width, h: ph }, spec.start, spec.end, spec.markers));
   });
   return document(width, height, body.join('\n'));
 }

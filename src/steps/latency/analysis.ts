@@ -466,12 +466,15 @@ export interface Onset {
  * When a value rose above `bound` within a range query's points: the first point of the last run of
  * points above the bound (the first sample above it that stays above). `ongoing` when that run
  * reaches the last point; otherwise `until` is the run's last point. `beforeWindow` when the run
- * starts at the first point (it rose before the window: no onset within it). Undefined when no point
- * is above the bound. NaN (no traffic) breaks a run.
+ * starts at the window's first sample (within 1.5 steps of `window.startS`): it rose before the
+ * window, so there is no onset within it. A series that begins later (a new service, a new
+ * endpoint) has its onset at its first point. Undefined when no point is above the bound. NaN (no
+ * traffic) breaks a run.
  */
 export function onsetAbove(
   points: readonly { readonly time: number; readonly value: number }[],
   bound: number,
+  window: { readonly startS: number; readonly stepS: number },
 ): Onset | undefined {
   let end = points.length - 1;
   while (end >= 0 && !((points[end] as { value: number }).value > bound)) end--;
@@ -482,7 +485,7 @@ export function onsetAbove(
   return {
     at: new Date((points[start] as { time: number }).time * 1000),
     ongoing,
-    beforeWindow: start === 0,
+    beforeWindow: (points[start] as { time: number }).time <= window.startS + window.stepS * 1.5,
     ...(ongoing ? {} : { until: new Date((points[end] as { time: number }).time * 1000) }),
   };
 }

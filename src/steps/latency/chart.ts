@@ -1,5 +1,5 @@
 import type { BaselineTable } from '../../domain/thresholds.ts';
-import { heatmap, lineChart, PALETTE, type Point } from '../../lib/charts/svg.ts';
+import { heatmap, lineChart, type Marker, PALETTE, type Point } from '../../lib/charts/svg.ts';
 import { formatDuration } from '../../lib/format.ts';
 import { formatMs, formatPercent, formatRate } from './analysis.ts';
 
@@ -22,6 +22,8 @@ export function latencyChartSvg(
   w: Window,
   baselines: BaselineTable,
   service: string,
+  /** What changed in the window (rollouts, scaling, restarts, settings), as vertical markers. */
+  markers: readonly Marker[] = [],
 ): string {
   const b = baselines.api_p99_latency_ms;
   return lineChart({
@@ -45,6 +47,7 @@ export function latencyChartSvg(
         scale: 'auto',
       },
     ],
+    markers,
     panelHeight: 300,
   });
 }
@@ -158,5 +161,51 @@ export function trafficChartSvg(
       },
     ],
     panelHeight: 220,
+  });
+}
+
+/**
+ * The 5xx ratio of each endpoint over time (the endpoints with the most 5xx first, at most
+ * maxPaths), with the runbook's error-rate bounds and the onset marked.
+ */
+export function errorRateByEndpointSvg(
+  input: { readonly ratioByPath: readonly PathSeries[] },
+  w: Window,
+  baselines: BaselineTable,
+  service: string,
+  markers: readonly Marker[] = [],
+  maxPaths = 6,
+): string {
+  const b = baselines.error_rate_percent;
+  const total = (pts: readonly Point[]) =>
+    pts.reduce((s, p) => s + (Number.isFinite(p.value) ? p.value : 0), 0);
+  const paths = [...input.ratioByPath]
+    .filter((s) => total(s.points) > 0)
+    .sort((x, y) => total(y.points) - total(x.points) || x.path.localeCompare(y.path))
+    .slice(0, maxPaths);
+  return lineChart({
+    title: `${service}: error rate by endpoint`,
+    subtitle: `last ${formatDuration((w.end - w.start) * 1000)}, UTC; 5xx / requests of each endpoint`,
+    start: w.start,
+    end: w.end,
+    panels: [
+      {
+        title: 'Error rate (5xx) by endpoint',
+        series: paths.map((s, i) => ({
+          name: s.path,
+          color: PALETTE[i % PALETTE.length] as string,
+          points: s.points.map((p) => ({ time: p.time, value: p.value * 100 })),
+        })),
+        thresholds: [
+          { label: `normal < ${formatPercent(b.normal)}`, value: b.normal, color: '#2f9e44' },
+          { label: `critical > ${formatPercent(b.critical)}`, value: b.critical, color: '#c92a2a' },
+        ],
+        format: (v) => formatPercent(v),
+        scale: 'linear',
+        fromZero: true,
+      },
+    ],
+    markers,
+    panelHeight: 260,
   });
 }

@@ -5,8 +5,18 @@ import type { Attachment, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
 import type { BaselineMetric } from '../../domain/thresholds.ts';
 import { ChartFontError, preloadChartFont, svgToPng } from '../../lib/charts/png.ts';
+import type { Marker } from '../../lib/charts/svg.ts';
 import { formatDuration } from '../../lib/format.ts';
-import type { CallOptions, DeploymentScale, PodInfo, PodUsage } from '../../sources/kubernetes.ts';
+import type {
+  CallOptions,
+  ConfigMapEdit,
+  DeploymentScale,
+  HpaScaling,
+  PodInfo,
+  PodUsage,
+  ReplicaSetRevision,
+} from '../../sources/kubernetes.ts';
+import type { SettingsHistory } from '../../sources/postgres-types.ts';
 import type {
   InstantResult,
   QueryOptions,
@@ -20,9 +30,12 @@ import { createParts } from '../parts.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import {
   buildEndpoints,
+  buildErrorEndpoints,
   type MemoryTrend,
   memoryTrend,
   mergePods,
+  type Onset,
+  onsetAbove,
   type PathValue,
   type PodSeriesValues,
   type PodStatusValues,
@@ -33,8 +46,15 @@ import {
   stepFor,
   sustainedMin,
 } from './analysis.ts';
-import { latencyChartSvg, latencyHeatmapSvg, type PathSeries, trafficChartSvg } from './chart.ts';
-import { buildLatencyReport, sustainedKey } from './report.ts';
+import { type Change, changesFinding, collectChanges } from './changes.ts';
+import {
+  errorRateByEndpointSvg,
+  latencyChartSvg,
+  latencyHeatmapSvg,
+  type PathSeries,
+  trafficChartSvg,
+} from './chart.ts';
+import { buildLatencyReport, type LatencyErrors, sustainedKey } from './report.ts';
 
 /**
  * Runbook Step 1, "Identify the Bottleneck": `/aegis latency [service] [window]` and
@@ -57,11 +77,30 @@ export interface ClusterPort {
   getDeploymentScale(namespace: string, name: string, options?: CallOptions): Promise<DeploymentScale>;
 }
 
+/** What changed in the cluster (implemented by sources/kubernetes.ts): list verbs only, see deploy/rbac.yaml. */
+export interface ClusterHistoryPort {
+  listReplicaSets(namespace: string, selector?: string, options?: CallOptions): Promise<ReplicaSetRevision[]>;
+  listHpaScaling(namespace: string, options?: CallOptions): Promise<HpaScaling[]>;
+  listConfigMapEdits(namespace: string, options?: CallOptions): Promise<ConfigMapEdit[]>;
+}
+
+/** What changed on the service's PostgreSQL (implemented by sources/postgres.ts, read-only). */
+export interface DatabaseHistoryPort {
+  settingsHistory(): Promise<SettingsHistory>;
+}
+
 export interface LatencySources {
   /** The service's Prometheus; undefined when the service has none configured. */
   readonly prometheus?: (service: ServiceConfig) => MetricsPort | undefined;
   /** The Kubernetes API; absent when the bot has no cluster access (the pod parts are then left out). */
   readonly kubernetes?: (service: ServiceConfig) => ClusterPort | undefined;
+  /** Rollouts, HPA scaling and ConfigMap edits; absent without cluster access (those parts are left out). */
+  readonly clusterHistory?: (service: ServiceConfig) => ClusterHistoryPort | undefined;
+  /**
+   * The service's database for its settings history; undefined when the service has none, throws
+   * AppError when it has one that cannot be reached (the part is then unavailable with the reason).
+   */
+  readonly databaseHistory?: (service: ServiceConfig) => DatabaseHistoryPort | undefined;
   /** SVG to PNG; default: resvg with the DejaVu fonts (lib/charts/png.ts). */
   readonly rasterize?: (svg: string, signal: AbortSignal) => Promise<Uint8Array>;
 }
@@ -69,6 +108,11 @@ export interface LatencySources {
 export interface LatencyArgs {
   readonly service?: string;
   readonly windowMs: number;
+  /**
+   * Where "what changed" starts looking; default the window's start. An incident from an alert
+   * passes its own onset (minus a margin) here.
+   */
+  readonly changesSince?: Date;
 }
 
 export const DEFAULT_WINDOW_MS = 5 * 60_000;
@@ -87,6 +131,10 @@ export const PARTS = {
   replicas: 'replicas',
   sustained: 'sustained conditions',
   charts: 'charts',
+  rollouts: 'rollouts',
+  hpa: 'hpa scaling',
+  configmaps: 'configmap edits',
+  database: 'database changes',
   prometheus: 'prometheus',
 } as const;
 
@@ -107,6 +155,18 @@ export function parseLatencyArgs(words: readonly string[], config: Config): Late
 
 // ---------------------------------------------------------------------------------------------
 // the run
+
+/** What changed before the onset, and the chart markers for it. */
+interface WhatChanged {
+  readonly items: readonly Change[];
+  readonly markers: readonly Marker[];
+  readonly since: Date;
+  readonly until: Date;
+  readonly onset?: Date;
+  /** The sources that answered; none means there is nothing to say. */
+  readonly checked: readonly string[];
+  readonly database?: SettingsHistory;
+}
 
 function reasonOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -221,6 +281,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
 
   const chartStepMs = stepFor(windowMs, 90);
   const chartRateMs = Math.max(shortRateMs, 2 * chartStepMs);
+  const onsetWindow = { startS: endS - windowMs / 1000, stepS: chartStepMs / 1000 };
   const rasterize = ctx.sources.rasterize ?? ((svg: string, s: AbortSignal) => svgToPng(svg, { signal: s }));
 
   // The Kubernetes calls and the charts' range queries go out first: they take longest to turn
@@ -237,6 +298,26 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
       )
     : undefined;
 
+  // What changed: each source call is a part; its window is fixed once the onset is known.
+  const history = ctx.sources.clusterHistory?.(service);
+  const rolloutsP = history
+    ? parts.run(PARTS.rollouts, () => history.listReplicaSets(service.namespace, podSelector, { signal }))
+    : undefined;
+  const hpaP = history
+    ? parts.run(PARTS.hpa, () => history.listHpaScaling(service.namespace, { signal }))
+    : undefined;
+  const configMapsP = history
+    ? parts.run(PARTS.configmaps, () => history.listConfigMapEdits(service.namespace, { signal }))
+    : undefined;
+  const databaseP = ctx.sources.databaseHistory
+    ? parts.run(PARTS.database, async () => {
+        const db = ctx.sources.databaseHistory?.(service);
+        return db ? db.settingsHistory() : undefined;
+      })
+    : undefined;
+  // assigned below, once the latency and error parts exist; the charts await it for their markers
+  let changesP!: Promise<WhatChanged>;
+
   const chartsP = parts.run(PARTS.charts, async (): Promise<Attachment[]> => {
     const q = (expr: string) => rangeOf(expr, windowMs, chartStepMs);
     const queries = Promise.all([
@@ -248,6 +329,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
       q(promql.latencyQuantileByPath(t, 0.99, chartRateMs)),
       q(promql.requestRateByPath(t, chartRateMs)),
       q(promql.errorRatio(t, chartRateMs)),
+      q(promql.errorRatioByPath(t, chartRateMs)),
     ]);
     if (!ctx.sources.rasterize) {
       // Parse the chart font while the queries are in flight (once per process).
@@ -258,7 +340,8 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
         throw e;
       }
     }
-    const [p50, p95, p99, h50, h95, h99, rate, errors] = await queries;
+    const [p50, p95, p99, h50, h95, h99, rate, errors, errorsByPath] = await queries;
+    const { markers } = await changesP;
     const w = { start: endS - windowMs / 1000, end: endS, stepS: chartStepMs / 1000 };
     const charts = [
       {
@@ -269,6 +352,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
           w,
           config.baselines,
           service.name,
+          markers,
         ),
       },
       {
@@ -294,6 +378,17 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
           service.name,
         ),
       },
+      {
+        filename: `latency-${service.name}-errors-by-endpoint.png`,
+        title: `${service.name}: error rate by endpoint, last ${formatDuration(windowMs)}`,
+        svg: errorRateByEndpointSvg(
+          { ratioByPath: seriesByLabel(errorsByPath, t.pathLabel) },
+          w,
+          config.baselines,
+          service.name,
+          markers,
+        ),
+      },
     ];
     const pngs = await Promise.all(
       charts.map((c) =>
@@ -315,8 +410,15 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
   });
 
   const latencyP = parts.run(PARTS.latency, async () => {
-    const [p50, p95, p99] = await Promise.all(
-      [0.5, 0.95, 0.99].map((q) => instant(promql.latencyQuantile(t, q, windowMs))),
+    const [[p50, p95, p99], overTime] = await Promise.all([
+      Promise.all([0.5, 0.95, 0.99].map((q) => instant(promql.latencyQuantile(t, q, windowMs)))),
+      rangeOf(promql.latencyQuantile(t, 0.99, chartRateMs), windowMs, chartStepMs),
+    ]);
+    // onset: the first sample above P99's Normal bound that stays above
+    const onset = onsetAbove(
+      firstSeries(overTime).map((p) => ({ time: p.time, value: p.value * 1000 })),
+      config.baselines.api_p99_latency_ms.normal,
+      onsetWindow,
     );
     const ms = (r: InstantResult | undefined) => (r ? secondsToMs(scalarOf(r)) : undefined);
     const qs: Quantiles = {
@@ -324,7 +426,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
       ...(ms(p95) !== undefined ? { p95: ms(p95) } : {}),
       ...(ms(p99) !== undefined ? { p99: ms(p99) } : {}),
     };
-    return qs;
+    return { quantiles: qs, ...(onset ? { onset } : {}) };
   });
 
   const endpointsP = parts.run(PARTS.endpoints, async () => {
@@ -346,10 +448,32 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
     );
   });
 
-  const errorsP = parts.run(PARTS.errors, async () => {
-    const r = await instant(promql.errorRatio(t, windowMs));
+  const errorsP = parts.run(PARTS.errors, async (): Promise<LatencyErrors> => {
+    const [r, byStatus, rate, overTime] = await Promise.all([
+      instant(promql.errorRatio(t, windowMs)),
+      instant(promql.errorRateByPathStatus(t, windowMs)),
+      instant(promql.requestRateByPath(t, windowMs)),
+      rangeOf(promql.errorRatio(t, chartRateMs), windowMs, chartStepMs),
+    ]);
     const percent = ratioToPercent(scalarOf(r));
-    return percent === undefined ? {} : { percent };
+    if (percent === undefined) return {};
+    const byEndpoint = buildErrorEndpoints(
+      byStatus.samples
+        .filter((x) => x.labels[t.pathLabel] !== undefined)
+        .map((x) => ({
+          path: x.labels[t.pathLabel] as string,
+          status: x.labels[t.statusLabel] ?? '5xx',
+          value: x.value,
+        })),
+      pathValues(rate, t.pathLabel),
+    );
+    // onset: the first sample above the Normal bound that stays above (percent, like the baseline)
+    const onset = onsetAbove(
+      firstSeries(overTime).map((p) => ({ time: p.time, value: p.value * 100 })),
+      config.baselines.error_rate_percent.normal,
+      onsetWindow,
+    );
+    return { percent, byEndpoint, ...(onset ? { onset } : {}) };
   });
 
   const containersP = parts.run(PARTS.containers, async (): Promise<PodSeriesValues> => {
@@ -410,6 +534,51 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
       })
     : undefined;
 
+  changesP = (async (): Promise<WhatChanged> => {
+    const [lat, err, podList, rs, hpas, cms, db] = await Promise.all([
+      latencyP,
+      errorsP,
+      podsP,
+      rolloutsP,
+      hpaP,
+      configMapsP,
+      databaseP,
+    ]);
+    const onsets = [lat.ok ? lat.value.onset : undefined, err.ok ? err.value.onset : undefined].filter(
+      (o): o is Onset => o !== undefined,
+    );
+    // an onset inside the window; none when the trouble began before it (or there is none)
+    const onset = onsets.some((o) => o.beforeWindow)
+      ? undefined
+      : onsets.map((o) => o.at).sort((a, b) => a.getTime() - b.getTime())[0];
+    const since = args.changesSince ?? new Date((endS - windowMs / 1000) * 1000);
+    const until = onset ?? end;
+    const dbHistory = db?.ok ? db.value : undefined;
+    const items = collectChanges(
+      {
+        deployment: service.deployment,
+        ...(podList?.ok ? { pods: podList.value } : {}),
+        ...(rs?.ok ? { replicaSets: rs.value } : {}),
+        ...(hpas?.ok ? { hpas: hpas.value } : {}),
+        ...(cms?.ok ? { configMaps: cms.value } : {}),
+        ...(dbHistory ? { database: dbHistory } : {}),
+      },
+      { since, until },
+    );
+    const markers: Marker[] = [
+      ...items.map((c) => ({ time: c.at.getTime() / 1000, label: c.label })),
+      ...(onset ? [{ time: onset.getTime() / 1000, label: 'onset', color: '#c92a2a' }] : []),
+    ];
+    const checked = [
+      rs?.ok ? 'rollouts' : '',
+      hpas?.ok ? 'HPA scaling' : '',
+      cms?.ok ? 'ConfigMap edits' : '',
+      podList?.ok ? 'pod restarts' : '',
+      dbHistory ? 'PostgreSQL' : '',
+    ].filter(Boolean);
+    return { items, markers, since, until, onset, checked, ...(dbHistory ? { database: dbHistory } : {}) };
+  })();
+
   const [latency, endpoints, errors, containers, trend, pods, top, replicas, sustained, charts] =
     await Promise.all([
       latencyP,
@@ -423,6 +592,14 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
       sustainedP,
       chartsP,
     ]);
+
+  const [whatChanged, rollouts, hpa, configMaps, database] = await Promise.all([
+    changesP,
+    rolloutsP,
+    hpaP,
+    configMapsP,
+    databaseP,
+  ]);
 
   // Without Prometheus every Prometheus part fails the same way: say it once.
   const promParts: string[] = [
@@ -445,6 +622,10 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
     [PARTS.replicas, replicas],
     [PARTS.sustained, sustained],
     [PARTS.charts, charts],
+    [PARTS.rollouts, rollouts],
+    [PARTS.hpa, hpa],
+    [PARTS.configmaps, configMaps],
+    [PARTS.database, database],
   ] as const) {
     if (o && !o.ok && !(prom === undefined && promParts.includes(name)))
       unavailable.push({ part: name, reason: o.reason });
@@ -504,7 +685,7 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
     actions: config.actions,
     ...(config.grafana ? { grafana: config.grafana } : {}),
     grafanaQueries: [promql.latencyQuantile(t, 0.99, windowMs), promql.topEndpointsByP99(t, windowMs, 10)],
-    ...(latency.ok ? { quantiles: latency.value } : {}),
+    ...(latency.ok ? { quantiles: latency.value.quantiles } : {}),
     ...(endpoints.ok ? { endpoints: endpoints.value } : {}),
     ...(errors.ok ? { errors: errors.value } : {}),
     pods: podRows,
@@ -519,7 +700,22 @@ export async function runLatency(ctx: StepContext<LatencySources>, args: Latency
       step: 'latency',
       service: service.name,
       headline: report.headline,
-      findings: report.findings,
+      findings: whatChanged.checked.length
+        ? [
+            ...report.findings,
+            changesFinding(
+              whatChanged.items,
+              {
+                since: whatChanged.since,
+                until: whatChanged.until,
+                onset: whatChanged.onset !== undefined,
+                now: end,
+                checked: whatChanged.checked,
+              },
+              whatChanged.database,
+            ),
+          ]
+        : report.findings,
       proposals: report.proposals,
       nextSteps: report.nextSteps,
       escalations: report.escalations,

@@ -3,12 +3,14 @@ import { scaleTarget } from '../../../src/domain/proposals.ts';
 import { RUNBOOK_BASELINES } from '../../../src/domain/thresholds.ts';
 import {
   buildEndpoints,
+  buildErrorEndpoints,
   classifyValue,
   drivingEndpoint,
   formatMs,
   hottestPod,
   memoryTrend,
   mergePods,
+  onsetAbove,
   ratioToPercent,
   secondsToMs,
   stepFor,
@@ -260,5 +262,58 @@ describe('scale target', () => {
     expect(scaleTarget(0, bounds(50, 20))).toBe(1);
     expect(scaleTarget(1, bounds(50, 20, 3))).toBe(3);
     expect(scaleTarget(25, bounds(50, 20))).toBeUndefined();
+  });
+});
+
+describe('errors by endpoint', () => {
+  it('ranks endpoints by 5xx ratio and gives each its share of all 5xx and its status codes', () => {
+    const rows = buildErrorEndpoints(
+      [
+        { path: '/api/pay', status: '503', value: 0.2 },
+        { path: '/api/pay', status: '500', value: 0.1 },
+        { path: '/api/list', status: '500', value: 0.1 },
+        { path: '/api/idle', status: '500', value: 0 },
+      ],
+      [
+        { path: '/api/pay', value: 1 },
+        { path: '/api/list', value: 9 },
+      ],
+    );
+    expect(rows.map((r) => [r.path, r.ratioPercent?.toFixed(2), r.sharePercent.toFixed(2)])).toEqual([
+      ['/api/pay', '30.00', '75.00'],
+      ['/api/list', '1.11', '25.00'],
+    ]);
+    expect(rows[0]?.statuses.map((s) => s.status)).toEqual(['503', '500']);
+  });
+});
+
+describe('onset above a bound', () => {
+  const w = { startS: 1000, stepS: 10 };
+  const pts = (values: number[], from = 1000) => values.map((value, i) => ({ time: from + i * 10, value }));
+
+  it('is the first sample above the bound that stays above to the end', () => {
+    expect(onsetAbove(pts([0, 2, 0, 0, 3, 4, 5]), 1, w)).toEqual({
+      at: new Date(1040 * 1000),
+      ongoing: true,
+      beforeWindow: false,
+    });
+  });
+
+  it('says when it came back under the bound', () => {
+    expect(onsetAbove(pts([0, 3, 4, 0, 0]), 1, w)).toMatchObject({
+      at: new Date(1010 * 1000),
+      ongoing: false,
+      until: new Date(1020 * 1000),
+    });
+  });
+
+  it('is before the window when the window starts above the bound, and none when nothing is above', () => {
+    expect(onsetAbove(pts([3, 4, 5]), 1, w)?.beforeWindow).toBe(true);
+    expect(onsetAbove(pts([3, 4, 5], 1030), 1, w)).toMatchObject({
+      at: new Date(1030 * 1000),
+      beforeWindow: false,
+    });
+    expect(onsetAbove(pts([0, 1, 0.5]), 1, w)).toBeUndefined();
+    expect(onsetAbove(pts([3, Number.NaN, 4]), 1, w)).toMatchObject({ at: new Date(1020 * 1000) });
   });
 });

@@ -161,12 +161,13 @@ describe('latency step', () => {
     expect(result.nextSteps.map((s) => s.step).sort()).toEqual(['cpu', 'db', 'goroutines', 'heap']);
   });
 
-  it('attaches PNG charts: percentiles, heatmap, request and error rate', async () => {
+  it('attaches PNG charts: percentiles, heatmap, request and error rate, error rate by endpoint', async () => {
     const { result } = await run();
     expect(result.attachments.map((a) => a.filename)).toEqual([
       'latency-aegis-api-percentiles.png',
       'latency-aegis-api-heatmap.png',
       'latency-aegis-api-traffic.png',
+      'latency-aegis-api-errors-by-endpoint.png',
     ]);
     for (const a of result.attachments) {
       expect(a).toMatchObject({ mimeType: 'image/png', image: true });
@@ -329,7 +330,7 @@ describe('when a source fails, its parts are unavailable and the rest still repo
         expect(result.headline).toBe(
           'P99 2.9 s CRITICAL, driven by /api/search; CPU 94% CRITICAL on 1 of 3 pods; CPU throttled on 1 of 3 pods WARNING',
         );
-        expect(result.attachments).toHaveLength(3);
+        expect(result.attachments).toHaveLength(4);
         expect(
           result.findings
             .filter((f) => f.severity === 'unavailable')
