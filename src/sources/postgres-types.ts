@@ -207,7 +207,7 @@ export interface SettingsHistory {
   /** pg_stat_statements_info.stats_reset; undefined without pg_stat_statements 1.9+. */
   readonly statementsResetAt?: Date;
   readonly changed: readonly ChangedSetting[];
-  /** pg_file_settings lines not applied (a pending edit or an error); undefined when unreadable. */
+  /** pg_file_settings lines not applied (a pending edit or an error); undefined when unreadable (superuser-only by default). */
   readonly unapplied?: readonly {
     readonly name: string;
     readonly setting: string;

@@ -644,7 +644,7 @@ export class DatabaseSource implements Checkable {
    * What changed on the server, for the latency step's "what changed": when it started and last
    * reloaded its configuration, the settings not at their defaults (from the configuration file,
    * the command line, ALTER SYSTEM/DATABASE/ROLE), when pg_stat_statements was last reset, and the
-   * pg_file_settings lines not applied (readable with pg_read_all_settings only; otherwise left out).
+   * pg_file_settings lines not applied (superuser-only unless granted: otherwise left out).
    */
   settingsHistory(): Promise<SettingsHistory> {
     return this.readOnly('read settings history', async (query) => {

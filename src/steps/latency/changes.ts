@@ -95,7 +95,8 @@ export function collectChanges(s: ChangeSources, w: ChangeWindow): Change[] {
         detail: 'PostgreSQL restarted (pg_postmaster_start_time): caches are cold, settings reloaded',
       });
     }
-    if (inside(db.configLoadedAt) && db.configLoadedAt.getTime() !== db.startedAt.getTime()) {
+    // the postmaster loads its configuration just before it records its start: only a later load is a reload
+    if (inside(db.configLoadedAt) && db.configLoadedAt.getTime() > db.startedAt.getTime()) {
       const fromFile = db.changed.filter((c) => c.source === 'configuration file');
       out.push({
         at: db.configLoadedAt,
