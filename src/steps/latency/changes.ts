@@ -45,11 +45,12 @@ export function collectChanges(s: ChangeSources, w: ChangeWindow): Change[] {
   for (const rs of s.replicaSets ?? []) {
     if (rs.deployment !== undefined && rs.deployment !== s.deployment) continue;
     if (!inside(rs.createdAt)) continue;
-    const images = rs.images.map((i) => i.slice(i.indexOf('=') + 1));
+    // the marker names the first container's image (the service's own, in the runbook's layout)
+    const first = rs.images[0];
     out.push({
       at: rs.createdAt,
       kind: 'rollout',
-      label: `rev ${rs.revision ?? '?'} ${images.map(imageTag).join(', ')}`,
+      label: `rev ${rs.revision ?? '?'}${first ? ` ${imageTag(first.slice(first.indexOf('=') + 1))}` : ''}`,
       detail:
         `Deployment ${s.deployment} rolled out revision ${rs.revision ?? '?'} (ReplicaSet ${rs.name}): ${rs.images.join(', ')}` +
         (rs.changeCause ? `; change-cause: ${rs.changeCause}` : '; no kubernetes.io/change-cause'),

@@ -215,6 +215,13 @@ export async function startFakeKubernetes(
     if (p === '/apis/apps/v1/namespaces/aegis/deployments/aegis-api/scale') {
       return { status: 200, body: fixture('deployment-scale.json') };
     }
+    // what changed: the list calls of the latency step's history parts
+    if (p === '/apis/apps/v1/namespaces/aegis/replicasets')
+      return { status: 200, body: fixture('replicaset-list.json') };
+    if (p === '/apis/autoscaling/v2/namespaces/aegis/horizontalpodautoscalers')
+      return { status: 200, body: fixture('hpa-list.json') };
+    if (p === '/api/v1/namespaces/aegis/configmaps')
+      return { status: 200, body: fixture('configmap-list.json') };
     if (p === '/version') return { status: 200, body: fixture('version.json') };
     return { status: 404, body: '{"kind":"Status","code":404,"message":"not found"}' };
   }, options);

@@ -343,3 +343,72 @@ describe('when a source fails, its parts are unavailable and the rest still repo
     });
   }
 });
+
+describe('what changed before the onset', () => {
+  const history = (url: string) => new KubernetesSource({ kubeConfig: kubeConfigFor(url), timeoutMs: 1000 });
+  const settings = {
+    startedAt: new Date('2026-02-01T00:00:00Z'),
+    configLoadedAt: new Date('2026-03-02T09:58:40Z'),
+    changed: [
+      { name: 'work_mem', setting: '1024', unit: 'kB', source: 'configuration file', pendingRestart: false },
+    ],
+  };
+
+  it('lists rollouts, HPA scaling, ConfigMap edits, database reloads and restarts, and marks them on the latency chart', async () => {
+    const svgs: string[] = [];
+    const src = sources(prom.url, k8s.url, {
+      clusterHistory: () => history(k8s.url),
+      databaseHistory: () => ({ settingsHistory: async () => settings }),
+      rasterize: async (svg) => {
+        svgs.push(svg);
+        return new Uint8Array(PNG);
+      },
+    });
+    const { result } = await run(testConfig(prom.url), src, { windowMs: 15 * 60_000 });
+    for (const name of [PARTS.rollouts, PARTS.hpa, PARTS.configmaps, PARTS.database])
+      expect(part(result, name)?.status).toBe('ok');
+    const changes = result.findings.find((f) => f.id === 'changes');
+    // P99 is above its bound for the whole window: no onset inside it, so the whole window counts
+    expect(changes?.title).toBe('5 changes in the last 15m');
+    const table = changes?.evidence[0];
+    if (table?.type !== 'table') throw new Error('expected the changes table');
+    expect(table.rows.map((r) => [r[0], r[1]])).toEqual([
+      ['09:52:30', 'rollout'],
+      ['09:55:05', 'scaling'],
+      ['09:57:12', 'config'],
+      ['09:58:40', 'database'],
+      ['09:59:40', 'restart'],
+    ]);
+    expect(table.rows[0]?.[2]).toContain('aegis-api=registry.example.com/aegis-api:1.4.2');
+    expect(table.rows[0]?.[2]).toContain('change-cause: release 1.4.2: new search ranking');
+    const percentiles = svgs.find((svg) => svg.includes('latency P50 / P95 / P99')) ?? '';
+    for (const label of ['rev 7 aegis-api:1.4.2', 'HPA → 5', 'ConfigMap aegis-config', 'PostgreSQL reload'])
+      expect(percentiles).toContain(label);
+  });
+
+  it('marks a source that fails unavailable with the reason, and still reports the rest', async () => {
+    const broken = await startFakeKubernetes({ failure: '500' });
+    try {
+      const src = sources(prom.url, k8s.url, {
+        clusterHistory: () => history(broken.url),
+        databaseHistory: () => {
+          throw new AppError('config', 'the database URL for aegis-api is not set: export AEGIS_DB_URL');
+        },
+      });
+      const { result } = await run(testConfig(prom.url), src, { windowMs: 15 * 60_000 });
+      expect(part(result, PARTS.rollouts)?.reason).toMatch(/^kubernetes: list replicasets failed: /);
+      expect(part(result, PARTS.database)).toMatchObject({
+        status: 'unavailable',
+        reason: 'the database URL for aegis-api is not set: export AEGIS_DB_URL',
+      });
+      expect(result.findings.find((f) => f.id === 'unavailable.database-changes')?.summary).toContain(
+        'AEGIS_DB_URL',
+      );
+      // the pods still answered: their restarts are still listed
+      expect(result.findings.find((f) => f.id === 'changes')?.title).toBe('1 change in the last 15m');
+      expect(result.headline).toMatch(/^P99 2\.9 s CRITICAL/);
+    } finally {
+      await broken.close();
+    }
+  });
+});
