@@ -52,6 +52,23 @@ describe('PromQL builders', () => {
     );
   });
 
+  it('break 5xx down by endpoint and status code with the configured label names', () => {
+    const t = promql.targetFor(plain);
+    expect(promql.errorRateByPathStatus(t, 300_000)).toBe(
+      'sum by (path, status) (rate(aegis_http_requests_total{status=~"5.."}[5m]))',
+    );
+    expect(promql.errorRatioByPath(t, 60_000)).toBe(
+      '(sum by (path) (rate(aegis_http_requests_total{status=~"5.."}[1m])) or sum by (path) (rate(aegis_http_requests_total[1m])) * 0) / (sum by (path) (rate(aegis_http_requests_total[1m])) > 0)',
+    );
+    const renamed = { ...t, pathLabel: 'handler', statusLabel: 'code' };
+    expect(promql.errorRateByPathStatus(renamed, 60_000)).toBe(
+      'sum by (handler, code) (rate(aegis_http_requests_total{code=~"5.."}[1m]))',
+    );
+    expect(() => promql.errorRateByPathStatus({ ...t, statusLabel: 'code) or vector(1' }, 60_000)).toThrow(
+      /not a Prometheus label name/,
+    );
+  });
+
   it("build the runbook's CPU and memory queries per pod, against the limits", () => {
     const t = promql.targetFor(plain);
     const sel = '{namespace="aegis",container="aegis-api"}';
@@ -199,6 +216,8 @@ describe('PromQL builders', () => {
       for (const build of [
         (x: typeof t) => promql.topEndpointsByP99(x, 300_000),
         (x: typeof t) => promql.errorRatio(x, 300_000),
+        (x: typeof t) => promql.errorRateByPathStatus(x, 300_000),
+        (x: typeof t) => promql.errorRatioByPath(x, 300_000),
         (x: typeof t) => promql.cpuRatioByPod(x, 300_000),
       ]) {
         const a = lex(build(t));
