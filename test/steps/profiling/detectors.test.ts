@@ -225,6 +225,11 @@ describe('heap detectors', () => {
       'Unbounded slice growth in main.appendAudit: 7.87MB (71% of the heap in use)',
     );
     expect(r.findings[0]?.summary).toMatch(/called by main\.handle/);
+    // the headline carries the finding's severity word (71% of the heap: critical from 50%)
+    expect(r.findings[0]?.severity).toBe('critical');
+    expect(r.headline).toBe(
+      'Memory: 71% of the heap in use is one growing slice in main.appendAudit CRITICAL — unbounded slice growth',
+    );
   });
 
   it('string concatenation in a loop: many ever larger short-lived strings', () => {

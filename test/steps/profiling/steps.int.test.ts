@@ -308,7 +308,9 @@ describe('/aegis goroutines: the report', () => {
       'Goroutine leak suspect: 420 goroutines blocked in chan receive, started by main.startLeaks',
     );
     expect(leak?.advice?.longTerm[0]).toMatch(/context/);
-    expect(result.headline).toMatch(/^Goroutines: Goroutine leak suspect/);
+    // the leak (critical: it grew) leads over the bare growth (a warning), with the report's word
+    expect(result.severity).toBe('critical');
+    expect(result.headline).toMatch(/^Goroutines: Goroutine leak suspect: .* CRITICAL$/);
     expect(result.attachments[0]).toMatchObject({
       mimeType: 'text/plain',
       filename: expect.stringMatching(/^goroutines-aegis-api-7d9f-busy-.*\.txt$/),
