@@ -157,6 +157,11 @@ function recordingDatabase(real: DatabaseSource, into: Recorded<PostgresRecordin
     connections: wrap('connections'),
     longQueries: wrap('longQueries'),
     lockWaits: wrap('lockWaits'),
+    // Index advice reads pg_stats, index definitions and HypoPG live; the recordings keep none of
+    // them (demo-sources.ts answers "unverified"), so these pass through unrecorded.
+    columnStats: (q) => real.columnStats(q),
+    tableIndexes: (q) => real.tableIndexes(q),
+    checkHypotheticalIndexes: (q) => real.checkHypotheticalIndexes(q),
   } as DatabaseReader;
 }
 
