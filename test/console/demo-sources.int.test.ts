@@ -57,7 +57,12 @@ describe('the demo incident', () => {
     expect(result.proposals.map((p) => p.label)).toContain('Scale to 5 replicas');
     expect(result.nextSteps[0]?.step).toBe('cpu');
     expect(result.nextSteps.map((n) => n.step).sort()).toEqual(['cpu', 'db', 'goroutines', 'heap']);
-    expect(result.attachments.map((a) => a.mimeType)).toEqual(['image/png', 'image/png', 'image/png', 'image/png']);
+    expect(result.attachments.map((a) => a.mimeType)).toEqual([
+      'image/png',
+      'image/png',
+      'image/png',
+      'image/png',
+    ]);
   });
 
   it('moves the recorded time to now: chart points end when the report is asked for', async () => {
