@@ -130,7 +130,10 @@ describe('slow queries', () => {
     const top = finding(result.findings, 'db.slow.top');
     const table = top.evidence.find((e) => e.type === 'table');
     expect(table?.type === 'table' && table.rows.length).toBeGreaterThanOrEqual(2);
-    expect(result.headline).toMatch(/^\d+ quer(y|ies) over (5 ms|1 s) \(worst \d/);
+    // worst first: the slowest statement with its severity word, then the count
+    expect(result.headline).toMatch(
+      /^Slow query: mean [\d.]+ m?s \(.+\) (WARNING|CRITICAL); \d+ quer(y|ies) over (5 ms|1 s)/,
+    );
     expect(result.parts).toEqual([
       { name: 'slow queries', status: 'ok' },
       { name: 'running queries', status: 'ok' },
@@ -358,7 +361,9 @@ describe('connections and sessions', () => {
     expect(JSON.stringify(result)).not.toContain('secret-idle-token');
     const connections = finding(result.findings, 'db.connections');
     expect(connections.title).toMatch(/^Connections \d+\/200 \(\d+%\)$/);
-    expect(result.headline).toMatch(/^1 idle in transaction; connections \d+\/200$/);
+    expect(result.headline).toMatch(
+      /^1 session idle in transaction \(oldest [\d.]+ m?s\) WARNING; connections \d+\/200$/,
+    );
   });
 
   it('a session holding a lock with another waiting: the lock finding names the blocker, and sizes are not blocked', async () => {

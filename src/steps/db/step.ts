@@ -518,18 +518,22 @@ function headlinePieces(
       );
     else pieces.push('no slow queries');
   }
-  if (c.running && c.running.length > 0) {
+  if (c.running && c.running.length > 0 && !(leads('db.long-query.') && c.running.length === 1)) {
     const longest = Math.max(...c.running.map((r) => r.queryMs ?? 0));
     pieces.push(
       `${plural(c.running.length, 'query', 'queries')} running over ${formatThreshold(longQueryMs)} (longest ${humanDuration(longest)})`,
     );
   }
-  if (c.locks !== undefined && (c.locks > 0 || section === 'locks')) {
+  if (
+    c.locks !== undefined &&
+    (c.locks > 0 || section === 'locks') &&
+    !(leads('db.lock-wait.') && c.locks === 1)
+  ) {
     pieces.push(c.locks > 0 ? plural(c.locks, 'lock wait', 'lock waits') : 'no lock waits');
   }
   if (c.connections) {
     const idle = c.connections.idleInTransactionTotal;
-    if (idle > 0) pieces.push(`${idle} idle in transaction`);
+    if (idle > 0 && !leads('db.idle-in-transaction')) pieces.push(`${idle} idle in transaction`);
     if (!leads('db.connections'))
       pieces.push(`connections ${c.connections.used}/${c.connections.maxConnections}`);
   }

@@ -130,8 +130,10 @@ describe('/aegis cpu: the report', () => {
     expect(port.calls[0]).toMatchObject({ kind: 'profile', options: { seconds: 30 } });
     // pprofgen's hot loop is half the CPU: the dominant-function detector names it and its caller.
     expect(result.headline).toMatch(
-      /^CPU: \d+% in main\.hotLoop via main\.cpuWork (CRITICAL|WARNING) — one function dominates$/,
+      /^CPU: \d+% in (main\.hotLoop via main\.cpuWork|regexp\.\S+ via main\.compilePatterns) (CRITICAL|WARNING) — /,
     );
+    // worst first: whichever of the two is more severe leads, with the report's severity word
+    expect(result.headline).toContain(result.severity === 'critical' ? 'CRITICAL' : 'WARNING');
     const dominant = result.findings.find((f) => f.id === 'cpu.dominant');
     expect(dominant?.advice?.longTerm).toContain('Optimize hot code paths');
     // pprofgen compiles a regexp in a loop: the runbook's "compile once, reuse"
