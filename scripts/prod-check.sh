@@ -119,4 +119,15 @@ fi
 say "dist/cli.js help"
 (cd "$WORK" && "$NODE" dist/cli.js help >/dev/null) || fail "dist/cli.js help failed"
 
-say "ok: production install runs dist/main.js and dist/cli.js, /healthz answers 200, SIGTERM exits 0"
+say "analysis worker thread from dist/ (the .js module next to pooled-analyzer.js)"
+cat >"$WORK/worker-check.mjs" <<'JS'
+  const { createPooledAnalyzer } = await import(process.cwd() + "/dist/steps/profiling/pooled-analyzer.js");
+  const analyzer = createPooledAnalyzer({ size: 1, inlineBelowBytes: 0 });
+  const dump = await analyzer.goroutineDump("goroutine 1 [running]:\nmain.main()\n\t/app/main.go:10 +0x1d\n");
+  const ran = analyzer.pool.stats().workers;
+  await analyzer.close();
+  if (dump.total !== 1 || ran !== 1) throw new Error(`worker answered ${JSON.stringify(dump)} with ${ran} workers`);
+JS
+(cd "$WORK" && "$NODE" worker-check.mjs) || fail "the analysis worker does not run from dist/"
+
+say "ok: production install runs dist/main.js and dist/cli.js and the analysis worker, /healthz answers 200, SIGTERM exits 0"

@@ -21,6 +21,7 @@ import type { DbSources, PodLogReader } from './steps/db/step.ts';
 import type { LatencySources } from './steps/latency/step.ts';
 import type { ProfilingSources } from './steps/profiling/capture.ts';
 import type { ProfileCaptures } from './steps/profiling/compare.ts';
+import { createPooledAnalyzer } from './steps/profiling/pooled-analyzer.ts';
 import type { StepContext, StepDefinition } from './steps/step.ts';
 import type { Store } from './store/types.ts';
 
@@ -143,7 +144,11 @@ export async function buildRuntime(
     }
     return db;
   };
+  // Profiles, goroutine dumps and large charts are analysed in worker threads, started on first use.
+  const analyzer = createPooledAnalyzer();
   const sources: AllSources = {
+    analyzer,
+    rasterize: (svg, signal) => analyzer.rasterize(svg, signal),
     prometheus,
     ...(kube ? { kubernetes: () => kube, clusterHistory: () => kube } : {}),
     // a service without a database has no settings history; one whose URL is missing says so
@@ -194,7 +199,7 @@ export async function buildRuntime(
     live,
     checks,
     async close() {
-      await Promise.allSettled(databases.map((d) => d.close()));
+      await Promise.allSettled([...databases.map((d) => d.close()), analyzer.close()]);
     },
   };
 }

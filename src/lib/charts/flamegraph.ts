@@ -16,10 +16,24 @@ export interface FlameTree {
   readonly root: FlameNode;
   readonly total: number;
   readonly maxDepth: number;
+  /** Samples whose call path was cut short because the tree had reached its maximum size. */
+  readonly cutSamples: number;
 }
 
+/**
+ * The most boxes a flame tree holds. A picture 1200 px wide shows a few thousand of them; without a
+ * bound, a profile of a million distinct deep stacks builds tens of millions of nodes (minutes of
+ * CPU, gigabytes). Paths first seen after the bound are cut where they leave the tree: the frames
+ * above keep their full value, only the thin tips of rare paths are missing.
+ */
+export const MAX_FLAME_NODES = 250_000;
+
 /** Merges the samples' stacks (inlined frames included) into a tree of function names. */
-export function buildFlameTree(graph: FunctionGraph, sampleIndex: number): FlameTree {
+export function buildFlameTree(
+  graph: FunctionGraph,
+  sampleIndex: number,
+  maxNodes: number = MAX_FLAME_NODES,
+): FlameTree {
   const p = graph.profile;
   const stride = p.sampleTypes.length;
   const { values, stackStart, stack, sampleCount } = p;
@@ -31,6 +45,7 @@ export function buildFlameTree(graph: FunctionGraph, sampleIndex: number): Flame
   const treeParent: number[] = [-1];
   const treeValue: number[] = [0];
   let total = 0;
+  let cutSamples = 0;
   for (let s = 0; s < sampleCount; s++) {
     const w = values[s * stride + sampleIndex] as number;
     if (w === 0) continue;
@@ -40,7 +55,7 @@ export function buildFlameTree(graph: FunctionGraph, sampleIndex: number): Flame
     let cur = 0;
     const a = sampleFrom ? (sampleFrom[s] as number) : (stackStart[s] as number);
     const b = stackStart[s + 1] as number;
-    for (let k = b - 1; k >= a; k--) {
+    frames: for (let k = b - 1; k >= a; k--) {
       const loc = stack[k] as number;
       for (
         let i = (locNodeStart[loc + 1] as number) - 1, stop = locNodeStart[loc] as number;
@@ -51,6 +66,10 @@ export function buildFlameTree(graph: FunctionGraph, sampleIndex: number): Flame
         const key = cur * N + n;
         let t = childOf.get(key);
         if (t === undefined) {
+          if (treeNode.length >= maxNodes) {
+            cutSamples += 1;
+            break frames;
+          }
           t = treeNode.length;
           treeNode.push(n);
           treeParent.push(cur);
@@ -76,7 +95,7 @@ export function buildFlameTree(graph: FunctionGraph, sampleIndex: number): Flame
     for (const c of node.children) walk(c, depth + 1);
   };
   walk(nodes[0] as FlameNode, 0);
-  return { root: nodes[0] as FlameNode, total, maxDepth };
+  return { root: nodes[0] as FlameNode, total, maxDepth, cutSamples };
 }
 
 export interface FlameGraphOptions {
@@ -124,7 +143,9 @@ export function renderFlameGraphSvg(tree: FlameTree, options: FlameGraphOptions)
     }
   };
   draw(tree.root, pad, 0);
-  const truncated = tree.maxDepth > depthCap ? ` · deepest ${tree.maxDepth - depthCap} levels not shown` : '';
+  const truncated =
+    (tree.maxDepth > depthCap ? ` · deepest ${tree.maxDepth - depthCap} levels not shown` : '') +
+    (tree.cutSamples > 0 ? ` · rare call paths of ${tree.cutSamples} samples cut short` : '');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans" font-size="${FONT}">`,
     `<rect width="100%" height="100%" fill="#f8f8f4"/>`,

@@ -2,25 +2,21 @@ import type { Config } from '../../config/load.ts';
 import { findService } from '../../config/load.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { AppError, isAppError, SourceError } from '../../domain/errors.ts';
-import type { Attachment, Finding, NextStep, PartStatus, StepResult } from '../../domain/finding.ts';
+import type { Attachment, NextStep, PartStatus, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
-import { buildFlameTree, renderFlameGraphSvg } from '../../lib/charts/flamegraph.ts';
-import { svgToPng } from '../../lib/charts/png.ts';
-import { decodeProfile, type Profile } from '../../lib/pprof/decode.ts';
-import { listFunctions } from '../../lib/pprof/list.ts';
-import { isAppFunction } from '../../lib/pprof/names.ts';
-import { goPattern, quotePattern } from '../../lib/pprof/pattern.ts';
-import type { ProfileAnalysis, TopReport } from '../../lib/pprof/top.ts';
-import { label } from '../../lib/pprof/units.ts';
+import { goPattern } from '../../lib/pprof/pattern.ts';
 import type { FetchedProfile, PprofKind, PprofPort, ProfileTarget } from '../../sources/pprof.ts';
 import type { StepContext } from '../step.ts';
+import { INLINE_ANALYZER, type ProfileAnalyzer } from './analyzer.ts';
 import type { ProfileCaptures } from './compare.ts';
-import { listEvidence } from './report.ts';
+import type { CaptureFacts, FlameGraphSvg, ProfileAnalysisOutput } from './profile-analysis.ts';
+import { fileLabel, fileStamp } from './report.ts';
 
 /**
  * What the profiling steps (cpu.ts, heap.ts, goroutines.ts) share: the sources they use, their
- * argument words, capturing a profile with progress, the unavailable report, decoding with the size
- * guard, the flame graph attachment, pprof's list, and the next steps between them.
+ * argument words, capturing a profile with progress, the unavailable report, handing the capture to
+ * the analyzer (inline or in a worker: profile-analysis.ts does the decoding, pprof's list, hot paths
+ * and the comparison), the flame graph attachment, and the next steps between them.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -29,10 +25,16 @@ import { listEvidence } from './report.ts';
 export interface ProfilingSources {
   /** The service's pprof endpoint; undefined when none is configured. */
   readonly pprof?: (service: ServiceConfig) => PprofPort | undefined;
-  /** SVG to PNG; default: resvg with text outlined in DejaVu Sans (lib/charts/png.ts). */
+  /** SVG to PNG; default: the analyzer's (resvg with text outlined in DejaVu Sans, lib/charts/png.ts). */
   readonly rasterize?: (svg: string, signal: AbortSignal) => Promise<Uint8Array>;
+  /** Where profiles are analysed; default inline. The bot passes worker threads (pooled-analyzer.ts). */
+  readonly analyzer?: ProfileAnalyzer;
   /** Earlier captures, to compare a new one with (the store, through compose.ts); none: no comparison. */
   readonly captures?: ProfileCaptures;
+}
+
+export function analyzerOf(ctx: StepContext<ProfilingSources>): ProfileAnalyzer {
+  return ctx.sources.analyzer ?? INLINE_ANALYZER;
 }
 
 export const CPU_SECONDS = { default: 30, min: 5, max: 120 } as const;
@@ -224,11 +226,10 @@ export async function captureWithProgress(
 }
 
 /**
- * Resolves the target, captures and decodes one profile. A source that fails (or answers with
- * something that is not a profile) gives an "unavailable" result instead; a usage error (a pod
- * named where none can be chosen) is thrown for the user to see.
+ * Resolves the target and captures one profile. A source that fails gives an "unavailable" result
+ * instead; a usage error (a pod named where none can be chosen) is thrown for the user to see.
  */
-export async function obtainProfile(
+export async function obtainCapture(
   ctx: StepContext<unknown>,
   port: PprofPort,
   step: 'cpu' | 'heap',
@@ -236,7 +237,7 @@ export async function obtainProfile(
   pod: string | undefined,
   options: { seconds?: number; what: string },
   parts: PartStatus[],
-): Promise<{ target: ProfileTarget; fetched: FetchedProfile; profile: Profile } | StepResult> {
+): Promise<{ target: ProfileTarget; fetched: FetchedProfile } | StepResult> {
   const startedAt = ctx.now();
   const next = nextStepsFor(step, pod);
   let target: ProfileTarget;
@@ -268,75 +269,90 @@ export async function obtainProfile(
     status: 'ok',
     ...(fetched.joined ? { reason: 'joined a capture already running' } : {}),
   });
+  return { target, fetched };
+}
+
+/** What the analysis needs to know about a capture, and the size guard from the configured limit. */
+export function captureInput(
+  ctx: StepContext<unknown>,
+  step: 'cpu' | 'heap',
+  target: ProfileTarget,
+  fetched: FetchedProfile,
+  what: string,
+): {
+  bytes: Uint8Array;
+  name: string;
+  maxDecompressedBytes: number;
+  capture: CaptureFacts;
+  appPackages?: readonly string[];
+} {
+  const maxBytes = ctx.service.pprof?.max_bytes ?? 64 * 2 ** 20;
+  const appPackages = ctx.service.pprof?.app_packages;
+  return {
+    bytes: fetched.bytes,
+    ...(appPackages ? { appPackages } : {}),
+    name: `${what} of ${target.label}`,
+    maxDecompressedBytes: maxBytes * 16,
+    capture: {
+      service: ctx.service.name,
+      target,
+      startedAt: fetched.startedAt.toISOString(),
+      joined: fetched.joined,
+      ...(fetched.startedBy ? { startedBy: fetched.startedBy } : {}),
+      base: `${step}-${fileLabel(target.label)}-${fileStamp(fetched.startedAt)}`,
+    },
+  };
+}
+
+/**
+ * Runs the analysis of a capture (on the analyzer: inline or in a worker). An answer that is not a
+ * usable profile gives an "unavailable" result.
+ */
+export async function analyseCapture(
+  ctx: StepContext<unknown>,
+  step: 'cpu' | 'heap',
+  startedAt: Date,
+  what: string,
+  pod: string | undefined,
+  parts: PartStatus[],
+  analyse: () => Promise<ProfileAnalysisOutput>,
+): Promise<ProfileAnalysisOutput | StepResult> {
+  ctx.progress({ name: PROFILE_PARTS.analysis, status: 'running' });
   try {
-    const profile = await decodeFetched(ctx, fetched, `${options.what} of ${target.label}`);
-    return { target, fetched, profile };
+    const out = await analyse();
+    ctx.progress({ name: PROFILE_PARTS.analysis, status: 'ok' });
+    parts.push({ name: PROFILE_PARTS.analysis, status: 'ok' });
+    return out;
   } catch (e) {
     if (!isAppError(e)) throw e;
     const reason = `the pprof endpoint's answer is not a usable profile: ${e.message}`;
+    ctx.progress({ name: PROFILE_PARTS.analysis, status: 'unavailable', reason });
     parts.push({ name: PROFILE_PARTS.analysis, status: 'unavailable', reason });
-    return unavailableResult(ctx, step, startedAt, options.what, reason, parts, next);
+    return unavailableResult(ctx, step, startedAt, what, reason, parts, nextStepsFor(step, pod));
   }
 }
 
-/** Decodes a fetched profile, with the size guard derived from the configured response limit. */
-export async function decodeFetched(
-  ctx: StepContext<unknown>,
-  fetched: FetchedProfile,
-  name: string,
-): Promise<Profile> {
-  const maxBytes = ctx.service.pprof?.max_bytes ?? 64 * 2 ** 20;
-  return decodeProfile(fetched.bytes, { name, maxDecompressedBytes: maxBytes * 16, signal: ctx.signal });
-}
-
+/** The flame graph as a PNG attachment; a failure to draw it leaves it out and marks the part. */
 export async function flameGraphAttachment(
   ctx: StepContext<ProfilingSources>,
-  analysis: ProfileAnalysis,
-  report: TopReport,
-  filename: string,
-  title: string,
-  subtitle: string,
-): Promise<Attachment> {
-  const tree = buildFlameTree(analysis.graph, report.sampleIndex);
-  const unit = report.sampleType.unit;
-  const svg = renderFlameGraphSvg(tree, { title, subtitle, formatValue: (v) => label(v, unit) });
-  const png = ctx.sources.rasterize
-    ? await ctx.sources.rasterize(svg, ctx.signal)
-    : await svgToPng(svg, { signal: ctx.signal });
-  return { filename, title, mimeType: 'image/png', content: png, image: true };
-}
-
-/** The function a line breakdown is most useful for: the finding's caller, else the top app function. */
-export function focusFunction(report: TopReport, preferred?: string): string | undefined {
-  if (preferred) return preferred;
-  return report.rows.find((r) => isAppFunction(r.name))?.name ?? report.rows[0]?.name;
-}
-
-/** pprof's `list`: a finding with the per-line breakdown of the functions matching `pattern`. */
-export function listFinding(
-  profile: Profile,
-  pattern: string,
-  sampleIndex: string,
-  id: string,
-  exact: boolean,
-): Finding {
+  flame: FlameGraphSvg | undefined,
+  parts: PartStatus[],
+): Promise<Attachment | undefined> {
+  if (!flame) return undefined;
+  ctx.progress({ name: PROFILE_PARTS.flamegraph, status: 'running' });
   try {
-    const list = listFunctions(profile, exact ? `^${quotePattern(pattern)}$` : pattern, { sampleIndex });
-    const fns = list.functions.map((f) => f.name);
-    return {
-      id,
-      severity: 'info',
-      title: `Line breakdown: ${fns.slice(0, 3).join(', ') || pattern}`,
-      summary:
-        list.functions.length > 0
-          ? `Where ${fns[0]} spends its ${list.sampleType}, line by line (pprof's list).`
-          : `${list.withoutSource.join(', ')} has no line information in this profile.`,
-      evidence: listEvidence(list),
-      links: [],
-    };
+    if ('error' in flame) throw new Error(flame.error);
+    const png = ctx.sources.rasterize
+      ? await ctx.sources.rasterize(flame.svg, ctx.signal)
+      : await analyzerOf(ctx).rasterize(flame.svg, ctx.signal);
+    parts.push({ name: PROFILE_PARTS.flamegraph, status: 'ok' });
+    ctx.progress({ name: PROFILE_PARTS.flamegraph, status: 'ok' });
+    return { filename: flame.filename, title: flame.title, mimeType: 'image/png', content: png, image: true };
   } catch (e) {
-    if (!isAppError(e)) throw e;
-    return { id, severity: 'info', title: `list ${pattern}`, summary: e.message, evidence: [], links: [] };
+    const reason = e instanceof Error ? e.message : String(e);
+    parts.push({ name: PROFILE_PARTS.flamegraph, status: 'unavailable', reason });
+    ctx.progress({ name: PROFILE_PARTS.flamegraph, status: 'unavailable', reason });
+    return undefined;
   }
 }
 

@@ -128,57 +128,120 @@ export function compareWithBase(next: Profile, base: Profile, options: CompareOp
   };
 }
 
+/** The base of a comparison, as the analysis gets it (plain data: it may run in a worker). */
+export interface ComparisonBase {
+  readonly bytes: Uint8Array;
+  /** What the base is called in a decode error, e.g. "the previous cpu capture of aegis-api-7d9f". */
+  readonly name: string;
+  /** How the finding names it, e.g. "the capture of aegis-api-7d9f at 2026-03-01T09:00:00.000Z". */
+  readonly label: string;
+}
+
 /**
- * The steps' part: compares the new capture with the service's previous one (when the store has
- * one) and keeps the new capture. A store that fails or a capture too large to keep marks the part
- * unavailable; the report goes on without the comparison.
+ * The comparison, done by the analysis (profile-analysis.ts, inline or in a worker, where the new
+ * profile is decoded anyway): the base decoded with the same size guard, then compareWithBase. A
+ * base that is not a profile, or cannot be compared, gives the reason instead of a finding.
  */
-export async function compareWithPrevious(
+export async function compareWithBaseBytes(
+  next: Profile,
+  base: ComparisonBase,
+  kind: 'cpu' | 'heap',
+  maxDecompressedBytes: number,
+): Promise<{ finding: Finding } | { error: string }> {
+  try {
+    const profile = await decodeProfile(base.bytes, { name: base.name, maxDecompressedBytes });
+    const finding = compareWithBase(next, profile, {
+      kind,
+      ...(kind === 'heap' && next.sampleTypes.some((t) => t.type === 'inuse_space')
+        ? { sampleIndex: 'inuse_space' }
+        : {}),
+      baseLabel: base.label,
+    });
+    return { finding };
+  } catch (e) {
+    if (!isAppError(e)) throw e;
+    return { error: e.message };
+  }
+}
+
+/** What the store said before the analysis: the base to compare with, or why there is none. */
+export type PreviousCapture =
+  | { readonly base?: ComparisonBase }
+  | { readonly error: string }
+  | { readonly none: true };
+
+/**
+ * The steps' first half of the comparison part: the service's previous capture (when a store is
+ * configured and has one), to hand to the analysis with the new capture.
+ */
+export async function previousCapture(
+  ctx: StepContext<{ readonly captures?: ProfileCaptures }>,
+  kind: 'cpu' | 'heap',
+  fetched: FetchedProfile,
+): Promise<PreviousCapture> {
+  const captures = ctx.sources.captures;
+  if (!captures) return { none: true };
+  try {
+    const previous = await captures.previous(ctx.service.name, kind, fetched.startedAt);
+    if (!previous) return {};
+    return {
+      base: {
+        bytes: previous.bytes,
+        name: `the previous ${kind} capture of ${previous.pod}`,
+        label: `the capture of ${previous.pod} at ${previous.capturedAt.toISOString()}`,
+      },
+    };
+  } catch (e) {
+    if (!isAppError(e)) throw e;
+    return { error: e.message };
+  }
+}
+
+/**
+ * The second half, after the analysis: keeps the new capture (unless the report joined one already
+ * kept) and reports the part. A store that fails, a capture too large to keep, or a base that could
+ * not be compared marks the part unavailable; the report goes on without the comparison.
+ */
+export async function keepCapture(
   ctx: StepContext<{ readonly captures?: ProfileCaptures }>,
   kind: 'cpu' | 'heap',
   target: ProfileTarget,
   fetched: FetchedProfile,
-  profile: Profile,
+  previous: PreviousCapture,
+  comparisonError: string | undefined,
   parts: PartStatus[],
-): Promise<Finding | undefined> {
+): Promise<void> {
   const captures = ctx.sources.captures;
-  if (!captures) return undefined;
+  if (!captures || 'none' in previous) return;
   const part = 'comparison';
-  const service = ctx.service.name;
-  let finding: Finding | undefined;
+  if ('error' in previous) {
+    parts.push({ name: part, status: 'unavailable', reason: previous.error });
+    return;
+  }
   try {
-    const previous = await captures.previous(service, kind, fetched.startedAt);
-    if (previous) {
-      const base = await decodeProfile(previous.bytes, {
-        name: `the previous ${kind} capture of ${previous.pod}`,
-        maxDecompressedBytes: (ctx.service.pprof?.max_bytes ?? 64 * 2 ** 20) * 16,
-        signal: ctx.signal,
-      });
-      finding = compareWithBase(profile, base, {
-        kind,
-        ...(kind === 'heap' && profile.sampleTypes.some((t) => t.type === 'inuse_space')
-          ? { sampleIndex: 'inuse_space' }
-          : {}),
-        baseLabel: `the capture of ${previous.pod} at ${previous.capturedAt.toISOString()}`,
-      });
-    }
     if (!fetched.joined) {
       await captures.save({
-        service,
+        service: ctx.service.name,
         pod: target.pod ?? target.label,
         kind,
         capturedAt: fetched.startedAt,
         bytes: new Uint8Array(fetched.bytes),
       });
     }
-    parts.push({
-      name: part,
-      status: 'ok',
-      ...(previous ? {} : { reason: 'no earlier capture of this service to compare with; this one is kept' }),
-    });
   } catch (e) {
     if (!isAppError(e)) throw e;
     parts.push({ name: part, status: 'unavailable', reason: e.message });
+    return;
   }
-  return finding;
+  if (comparisonError !== undefined) {
+    parts.push({ name: part, status: 'unavailable', reason: comparisonError });
+    return;
+  }
+  parts.push({
+    name: part,
+    status: 'ok',
+    ...(previous.base
+      ? {}
+      : { reason: 'no earlier capture of this service to compare with; this one is kept' }),
+  });
 }

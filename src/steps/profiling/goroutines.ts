@@ -1,11 +1,11 @@
 import { isAppError, SourceError } from '../../domain/errors.ts';
 import type { Attachment, PartStatus, StepResult } from '../../domain/finding.ts';
 import { finishResult } from '../../domain/report.ts';
-import { decodeProfile } from '../../lib/pprof/decode.ts';
-import { type GoroutineDump, parseGoroutineDump } from '../../lib/pprof/goroutine-dump.ts';
+import type { GoroutineDump } from '../../lib/pprof/goroutine-dump.ts';
 import type { PprofPort, ProfileTarget } from '../../sources/pprof.ts';
 import type { StepContext, StepDefinition } from '../step.ts';
 import {
+  analyzerOf,
   captureWithProgress,
   nextStepsFor,
   noPprofResult,
@@ -13,13 +13,7 @@ import {
   parseProfileWords,
   unavailableResult,
 } from './capture.ts';
-import {
-  detectGoroutineIssues,
-  type GoroutineDetectorOptions,
-  type MutexSite,
-  mutexDelta,
-  mutexSites,
-} from './goroutine-detectors.ts';
+import { type GoroutineDetectorOptions, type MutexSite, mutexDelta } from './goroutine-detectors.ts';
 import { fileLabel, fileStamp } from './report.ts';
 
 /**
@@ -90,9 +84,7 @@ async function sample(
 ): Promise<{ dump: GoroutineDump; text: string; at: Date; mutex?: MutexSite[]; mutexError?: string }> {
   const mutexP = port
     .fetch('mutex', { target, signal: ctx.signal })
-    .then(async (f) =>
-      mutexSites(await decodeProfile(f.bytes, { name: 'mutex profile', signal: ctx.signal })),
-    )
+    .then((f) => analyzerOf(ctx).mutexSites(f.bytes, ctx.signal))
     .then(
       (mutex) => ({ mutex }),
       // The mutex profile only adds to the report: whatever goes wrong there is noted, not thrown.
@@ -104,7 +96,7 @@ async function sample(
     part,
   });
   const text = fetched.bytes.toString('utf8');
-  const dump = parseGoroutineDump(text);
+  const dump = await analyzerOf(ctx).goroutineDump(text, ctx.signal);
   return { dump, text, at: fetched.startedAt, ...(await mutexP) };
 }
 
@@ -174,7 +166,7 @@ async function runGoroutines(
     });
   }
   const measuredMs = second ? second.at.getTime() - first.at.getTime() : intervalMs;
-  const report = detectGoroutineIssues(
+  const report = await analyzerOf(ctx).goroutineReport(
     {
       first: first.dump,
       ...(second ? { second: second.dump } : {}),
@@ -183,6 +175,7 @@ async function runGoroutines(
       target: target.label,
     },
     options.detectors,
+    ctx.signal,
   );
 
   const last = second ?? first;

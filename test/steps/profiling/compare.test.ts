@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/domain/errors.ts';
-import type { PartStatus } from '../../../src/domain/finding.ts';
+import type { Finding, PartStatus } from '../../../src/domain/finding.ts';
 import { decodeProfileProto, type Profile } from '../../../src/lib/pprof/decode.ts';
 import { encodeProfile, type ProfileSpec } from '../../../src/lib/pprof/encode.ts';
 import type { FetchedProfile } from '../../../src/sources/pprof.ts';
 import {
   compareWithBase,
-  compareWithPrevious,
+  compareWithBaseBytes,
+  keepCapture,
   type ProfileCaptures,
+  previousCapture,
   shareGrowth,
 } from '../../../src/steps/profiling/compare.ts';
 import { profilingConfig, stepContext } from './support.ts';
@@ -126,6 +128,29 @@ describe('a step comparing its capture with the previous one', () => {
     path: '/debug/pprof/profile',
   });
 
+  /** What the CPU step does around its analysis: the previous capture, the comparison, keeping the new one. */
+  async function compareAndKeep(
+    ctx: Parameters<typeof previousCapture>[0],
+    f: FetchedProfile,
+    parts: PartStatus[],
+  ): Promise<Finding | undefined> {
+    const previous = await previousCapture(ctx, 'cpu', f);
+    const compared =
+      'base' in previous && previous.base
+        ? await compareWithBaseBytes(cpu(after), previous.base, 'cpu', 2 ** 30)
+        : undefined;
+    await keepCapture(
+      ctx,
+      'cpu',
+      target,
+      f,
+      previous,
+      compared && 'error' in compared ? compared.error : undefined,
+      parts,
+    );
+    return compared && 'finding' in compared ? compared.finding : undefined;
+  }
+
   function memory(previous?: { pod: string; capturedAt: Date; bytes: Uint8Array }) {
     const saved: Parameters<ProfileCaptures['save']>[0][] = [];
     const asked: unknown[][] = [];
@@ -144,14 +169,7 @@ describe('a step comparing its capture with the previous one', () => {
   it('compares with the newest earlier capture of the service and keeps the new one', async () => {
     const m = memory({ pod: 'pod-a', capturedAt: new Date('2026-03-01T09:00:00Z'), bytes: await gz(before) });
     const parts: PartStatus[] = [];
-    const f = await compareWithPrevious(
-      stepContext(config, { captures: m.captures }).ctx,
-      'cpu',
-      target,
-      await fetched(),
-      cpu(after),
-      parts,
-    );
+    const f = await compareAndKeep(stepContext(config, { captures: m.captures }).ctx, await fetched(), parts);
     expect(m.asked).toEqual([['aegis-api', 'cpu', new Date('2026-03-01T10:11:12Z')]]);
     expect(f?.title).toMatch(
       /^Since the capture of pod-a at 2026-03-01T09:00:00.000Z: encoding\/json\.Marshal grew most/,
@@ -164,14 +182,7 @@ describe('a step comparing its capture with the previous one', () => {
   it('does not keep a capture twice when the report joined one already running', async () => {
     const m = memory();
     const parts: PartStatus[] = [];
-    await compareWithPrevious(
-      stepContext(config, { captures: m.captures }).ctx,
-      'cpu',
-      target,
-      await fetched(true),
-      cpu(after),
-      parts,
-    );
+    await compareAndKeep(stepContext(config, { captures: m.captures }).ctx, await fetched(true), parts);
     expect(m.saved).toEqual([]);
   });
 
@@ -183,14 +194,7 @@ describe('a step comparing its capture with the previous one', () => {
       save: async () => {},
     };
     const parts: PartStatus[] = [];
-    const f = await compareWithPrevious(
-      stepContext(config, { captures: failing }).ctx,
-      'cpu',
-      target,
-      await fetched(),
-      cpu(after),
-      parts,
-    );
+    const f = await compareAndKeep(stepContext(config, { captures: failing }).ctx, await fetched(), parts);
     expect(f).toBeUndefined();
     expect(parts).toEqual([
       {
@@ -202,30 +206,14 @@ describe('a step comparing its capture with the previous one', () => {
 
     const garbage = memory({ pod: 'pod-a', capturedAt: new Date(0), bytes: new Uint8Array([1, 2, 3]) });
     const parts2: PartStatus[] = [];
-    await compareWithPrevious(
-      stepContext(config, { captures: garbage.captures }).ctx,
-      'cpu',
-      target,
-      await fetched(),
-      cpu(after),
-      parts2,
-    );
+    await compareAndKeep(stepContext(config, { captures: garbage.captures }).ctx, await fetched(), parts2);
     expect(parts2[0]).toMatchObject({ name: 'comparison', status: 'unavailable' });
     expect(parts2[0]?.reason).toMatch(/^the previous cpu capture of pod-a: /);
   });
 
   it('does nothing without a capture store (the CLI)', async () => {
     const parts: PartStatus[] = [];
-    expect(
-      await compareWithPrevious(
-        stepContext(config, {}).ctx,
-        'cpu',
-        target,
-        await fetched(),
-        cpu(after),
-        parts,
-      ),
-    ).toBeUndefined();
+    expect(await compareAndKeep(stepContext(config, {}).ctx, await fetched(), parts)).toBeUndefined();
     expect(parts).toEqual([]);
   });
 });
