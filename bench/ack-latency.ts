@@ -15,141 +15,25 @@
  */
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import { parseConfig } from '../src/config/load.ts';
-import { EMULATOR_BOT_TOKEN, start as startEmulator } from '../src/console/slack-api-emulator.ts';
+import { EMULATOR_BOT_TOKEN } from '../src/console/slack-api-emulator.ts';
 import { finishResult } from '../src/domain/report.ts';
 import { createSlackApp } from '../src/slack/app.ts';
 import * as renderer from '../src/slack/render/index.ts';
-import { signSlackRequest } from '../src/slack/signature.ts';
 import type { StepDefinition } from '../src/steps/step.ts';
+import { CONCURRENCY, percentile, SECRET, startSlackLoad } from './support/slack-load.ts';
 
-const CONCURRENCY = 50;
 const ROUNDS = 4;
 const WARMUP = 20;
 const SEQUENTIAL = 50;
 const WORK_MS = 2000;
 const SLACK_DEADLINE_MS = 3000;
 const TARGET_P99_MS = 50;
-const SECRET = 'bench-signing-secret';
-
-function sign(body: string): Record<string, string> {
-  const ts = Math.floor(Date.now() / 1000);
-  return {
-    'content-type': 'application/x-www-form-urlencoded',
-    'x-slack-request-timestamp': String(ts),
-    'x-slack-signature': signSlackRequest(SECRET, ts, body),
-  };
-}
-
-function commandBody(text: string, i: number, responseUrl: string): string {
-  return new URLSearchParams({
-    token: 'unused',
-    team_id: 'T0AEGIS',
-    team_domain: 'aegis-emulated',
-    channel_id: 'C0INCIDENT',
-    channel_name: 'incident',
-    user_id: 'U0ALICE',
-    user_name: 'alice',
-    command: '/aegis',
-    text,
-    api_app_id: 'A0AEGIS',
-    response_url: responseUrl,
-    trigger_id: `bench.${i}`,
-  }).toString();
-}
-
-/** One request: milliseconds from sending until the whole answer (the ack) has arrived. */
-async function timedPost(url: string, body: string): Promise<number> {
-  const started = performance.now();
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: sign(body),
-    body,
-    signal: AbortSignal.timeout(10_000),
-  });
-  await res.arrayBuffer();
-  const ms = performance.now() - started;
-  if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}`);
-  return ms;
-}
-
-async function burst(url: string, text: string, responseUrl: string): Promise<number[]> {
-  return Promise.all(
-    Array.from({ length: CONCURRENCY }, (_, i) => timedPost(url, commandBody(text, i, responseUrl))),
-  );
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1] as number;
-}
-
-type ToClient =
-  | { url: string; text: string; count: number; concurrent: boolean; responseUrl: string }
-  | 'stop';
-type ToEmulator = 'stats' | 'stop';
-
-/** Worker: fires requests when told and answers with their latencies. */
-function clientWorker(): void {
-  const port = parentPort as NonNullable<typeof parentPort>;
-  port.on('message', async (m: ToClient) => {
-    if (m === 'stop') {
-      port.close();
-      return;
-    }
-    if (m.concurrent) {
-      port.postMessage(await burst(m.url, m.text, m.responseUrl));
-      return;
-    }
-    const out: number[] = [];
-    for (let i = 0; i < m.count; i += 1)
-      out.push(await timedPost(m.url, commandBody(m.text, i, m.responseUrl)));
-    port.postMessage(out);
-  });
-}
-
-/** Worker: Slack's side, the emulated Web API. */
-async function emulatorWorker(): Promise<void> {
-  const port = parentPort as NonNullable<typeof parentPort>;
-  const emulator = await startEmulator();
-  port.on('message', async (m: ToEmulator) => {
-    if (m === 'stats') {
-      port.postMessage({
-        posted: emulator.calls.filter((c) => c.method === 'chat.postMessage' && c.ok).length,
-      });
-      return;
-    }
-    await emulator.stop();
-    port.close();
-  });
-  port.postMessage({ url: emulator.url, responseUrl: emulator.responseUrl('bench') });
-}
-
-function ask<T>(worker: Worker, message: unknown): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: T) => {
-      worker.off('error', onError);
-      resolve(m);
-    };
-    const onError = (e: Error) => {
-      worker.off('message', onMessage);
-      reject(e);
-    };
-    worker.once('message', onMessage);
-    worker.once('error', onError);
-    if (message !== undefined) worker.postMessage(message);
-  });
-}
 
 async function main(): Promise<void> {
-  const emulatorThread = new Worker(new URL(import.meta.url), { workerData: { role: 'emulator' } });
-  const { url: emulatorUrl, responseUrl } = await ask<{ url: string; responseUrl: string }>(
-    emulatorThread,
-    undefined,
-  );
-  const client = new Worker(new URL(import.meta.url), { workerData: { role: 'client' } });
+  const load = await startSlackLoad();
+  const { emulatorUrl } = load;
   const config = parseConfig(
     'slack:\n  mode: http\nservices:\n  - name: aegis-api\n    default: true\n    deployment: aegis-api\n',
     'bench.yml',
@@ -230,18 +114,12 @@ async function main(): Promise<void> {
   ] as const;
 
   for (const s of scenarios) {
-    await ask(client, { url: s.url, text: 'help', count: WARMUP, concurrent: false, responseUrl });
+    await load.fire(s.url, 'help', WARMUP, false);
   }
   // One at a time: the service time of one request, without queueing behind the others.
   const sequential = new Map<string, number>();
   for (const s of scenarios) {
-    const one = await ask<number[]>(client, {
-      url: s.url,
-      text: s.text,
-      count: SEQUENTIAL,
-      concurrent: false,
-      responseUrl,
-    });
+    const one = await load.fire(s.url, s.text, SEQUENTIAL, false);
     sequential.set(
       s.name,
       percentile(
@@ -254,13 +132,7 @@ async function main(): Promise<void> {
   const samples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
     for (const s of scenarios) {
-      const latencies = await ask<number[]>(client, {
-        url: s.url,
-        text: s.text,
-        count: CONCURRENCY,
-        concurrent: true,
-        responseUrl,
-      });
+      const latencies = await load.fire(s.url, s.text, CONCURRENCY, true);
       samples.get(s.name)?.push(...latencies);
       if (s.drain) {
         const left = await aegis.inFlight.drain(30_000);
@@ -280,7 +152,7 @@ async function main(): Promise<void> {
     };
   });
   const anchor = stats[0] as (typeof stats)[number];
-  const { posted } = await ask<{ posted: number }>(emulatorThread, 'stats');
+  const posted = await load.posted();
 
   console.log(
     `ack latency: ${CONCURRENCY} concurrent signed /aegis requests over loopback, ${ROUNDS} rounds per scenario (Node ${process.version}, ${availableParallelism()} cores, load average ${loadavg()[0]?.toFixed(2)})`,
@@ -300,10 +172,7 @@ async function main(): Promise<void> {
 
   await aegis.shutdown(5000);
   await bare.stop();
-  client.postMessage('stop');
-  emulatorThread.postMessage('stop');
+  load.stop();
 }
 
-if (isMainThread) await main();
-else if ((workerData as { role: string }).role === 'client') clientWorker();
-else await emulatorWorker();
+await main();

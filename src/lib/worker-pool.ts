@@ -1,4 +1,5 @@
-import { availableParallelism } from 'node:os';
+import { readlinkSync } from 'node:fs';
+import { availableParallelism, setPriority } from 'node:os';
 import { isMainThread, parentPort, type TransferListItem, Worker } from 'node:worker_threads';
 import { AppError } from '../domain/errors.ts';
 
@@ -264,13 +265,23 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
 
 export type TaskHandlers = Record<string, (input: never) => unknown>;
 
+export interface ServeOptions {
+  /**
+   * Lowers this worker thread's scheduling priority (a nice value, 1 to 19) where the OS allows
+   * it per thread (Linux): background analysis then yields the CPU to the main thread, which
+   * acknowledges commands, on a machine with few cores.
+   */
+  readonly nice?: number;
+}
+
 /**
  * The worker side: answers each task with its handler's result, or the error it threw. Values
  * that are ArrayBuffer-backed typed arrays are transferred, not copied.
  */
-export function serveTasks(handlers: TaskHandlers): void {
+export function serveTasks(handlers: TaskHandlers, options: ServeOptions = {}): void {
   if (isMainThread || !parentPort) throw new Error('serveTasks runs in a worker thread');
   const port = parentPort;
+  if (options.nice) lowerThreadPriority(options.nice);
   port.on('message', async (m: { id: number; task: PoolTask }) => {
     try {
       const handler = handlers[m.task.kind];
@@ -296,4 +307,14 @@ function transferables(value: unknown): ArrayBuffer[] {
   };
   visit(value, 0);
   return [...out];
+}
+
+/** setpriority(2) on Linux takes a thread id: this thread's, from /proc/thread-self ("pid/task/tid"). */
+function lowerThreadPriority(nice: number): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
+  } catch {
+    // not Linux, or not allowed: the worker runs at the process' priority
+  }
 }
