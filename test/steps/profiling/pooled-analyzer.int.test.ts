@@ -8,7 +8,8 @@ import { INLINE_ANALYZER, type ProfileAnalyzer } from '../../../src/steps/profil
 import { cpuStep } from '../../../src/steps/profiling/cpu.ts';
 import { createPooledAnalyzer, type PooledAnalyzer } from '../../../src/steps/profiling/pooled-analyzer.ts';
 import type { CpuAnalysisInput, HeapAnalysisInput } from '../../../src/steps/profiling/profile-analysis.ts';
-import { type GeneratedProfiles, generateProfiles, profilingConfig, stepContext } from './support.ts';
+import { type GeneratedProfiles, generateProfiles } from './go-pprof.ts';
+import { profilingConfig, stepContext } from './support.ts';
 
 let gen: GeneratedProfiles;
 // inlineBelowBytes 0: every input, however small, goes through a worker
