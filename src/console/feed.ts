@@ -72,7 +72,13 @@ const renderContext: RenderContext = {
   channels: { [CONSOLE_CHANNEL.id]: CONSOLE_CHANNEL.name },
 };
 
-export function createFeed(): Feed {
+/**
+ * The most items the console holds (and streams to a page that opens): the newest. An older item's
+ * buttons can no longer be clicked; its report is still in the terminal that asked for it, if any.
+ */
+export const CONSOLE_HISTORY = 500;
+
+export function createFeed(maxItems: number = CONSOLE_HISTORY): Feed {
   const held = new Map<string, Held>();
   const clients = new Set<ServerResponse>();
   let seq = 0;
@@ -80,6 +86,11 @@ export function createFeed(): Feed {
 
   const publish = (h: Held) => {
     held.set(h.item.key, h);
+    // a Map iterates in insertion order: the first keys are the oldest items
+    for (const key of held.keys()) {
+      if (held.size <= maxItems) break;
+      held.delete(key);
+    }
     const data = `event: item\ndata: ${JSON.stringify(h.item)}\n\n`;
     for (const c of clients) c.write(data);
   };

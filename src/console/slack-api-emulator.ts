@@ -44,6 +44,11 @@ export interface EmulatorOptions {
   readonly users?: readonly EmulatedUser[];
   /** User-group ID -> member user IDs. */
   readonly usergroups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Keep only the newest this many of each record (calls, messages, ephemeral messages, responses,
+   * views, files), so that a long-running console does not grow; default: keep everything (tests).
+   */
+  readonly retain?: number;
 }
 
 export const EMULATOR_BOT_TOKEN = 'xoxb-0000000000-emulated-bot-token';
@@ -278,6 +283,11 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
   );
   const usergroups = options.usergroups ?? { S0ONCALL: ['U0ONCALL'] };
 
+  const retain = options.retain ?? Number.POSITIVE_INFINITY;
+  /** Drops the oldest entries beyond `retain`. */
+  const bounded = <T>(list: T[]): void => {
+    if (list.length > retain) list.splice(0, list.length - retain);
+  };
   const calls: RecordedCall[] = [];
   const all: EmulatedMessage[] = [];
   const ephemeral: EphemeralMessage[] = [];
@@ -357,6 +367,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       ...extra,
     };
     all.push(m);
+    bounded(all);
     changed({ kind: 'message', change: 'posted', message: m });
     return m;
   };
@@ -430,6 +441,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
         ...(typeof args.thread_ts === 'string' ? { threadTs: args.thread_ts } : {}),
       };
       ephemeral.push(e);
+      bounded(ephemeral);
       changed({ kind: 'ephemeral', message: e });
       return { message_ts: nextTs() };
     },
@@ -456,6 +468,11 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
         content: Buffer.alloc(0),
         uploaded: false,
       });
+      // files are kept in upload order: beyond the bound the oldest go (their messages show no file)
+      for (const old of files.keys()) {
+        if (files.size <= retain) break;
+        files.delete(old);
+      }
       return { upload_url: `${url}/upload/${id}`, file_id: id };
     },
     'files.completeUploadExternal': (args) => {
@@ -521,6 +538,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
       const v = view as Args;
       if (v.blocks !== undefined) checkBlocks({ blocks: v.blocks }, 100);
       views.push({ triggerId, view: v });
+      bounded(views);
       return { view: { id: nextId('V'), team_id: team.id, ...v } };
     },
   };
@@ -528,6 +546,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
   const record = (method: string, args: Args, token: string | undefined): RecordedCall => {
     const call: RecordedCall = { method, args, token };
     calls.push(call);
+    bounded(calls);
     return call;
   };
   const injected = (method: string): Answer | undefined => {
@@ -623,6 +642,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
     if (fault) return finish(call, fault);
     const response: ResponseUrlPost = { id, body };
     responses.push(response);
+    bounded(responses);
     changed({ kind: 'response', response });
     return finish(call, { body: { ok: true } });
   };

@@ -1,11 +1,4 @@
-import {
-  ApiException,
-  AppsV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  PatchStrategy,
-  type V1Deployment,
-} from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, V1Deployment } from '@kubernetes/client-node';
 import type {
   ClusterActions,
   ConfigValueState,
@@ -23,6 +16,7 @@ import {
   toKubernetesError,
   withDeadline,
 } from './kubernetes.ts';
+import { clientNode } from './kubernetes-client.ts';
 
 /**
  * The Kubernetes changes the runbook's fixes make, and nothing else:
@@ -80,8 +74,8 @@ export class KubernetesActions implements ClusterActions {
   private readonly fieldManager: string;
 
   constructor(options: KubernetesActionsOptions) {
-    this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = options.kubeConfig.makeApiClient(clientNode().AppsV1Api);
+    this.core = options.kubeConfig.makeApiClient(clientNode().CoreV1Api);
     this.timeoutMs = options.timeoutMs;
     this.fieldManager = options.fieldManager ?? 'aegis-bot';
   }
@@ -121,7 +115,7 @@ export class KubernetesActions implements ClusterActions {
     await this.call(
       `scale deployment/${deployment} to ${replicas}`,
       access,
-      PatchStrategy.MergePatch,
+      clientNode().PatchStrategy.MergePatch,
       (opts) =>
         this.apps.patchNamespacedDeploymentScale(
           {
@@ -194,7 +188,7 @@ export class KubernetesActions implements ClusterActions {
     await this.call(
       `set the memory limit of deployment/${deployment}`,
       access,
-      PatchStrategy.JsonPatch,
+      clientNode().PatchStrategy.JsonPatch,
       (opts) =>
         this.apps.patchNamespacedDeployment(
           { namespace, name: deployment, fieldManager: this.fieldManager, body: ops },
@@ -242,11 +236,15 @@ export class KubernetesActions implements ClusterActions {
               : { op: 'add', path: '/data', value: { [key]: to } },
           ];
     const access = this.access('patch', 'configmaps', '', 'ConfigMap', configmap, namespace);
-    await this.call(`set ${key} in ConfigMap ${configmap}`, access, PatchStrategy.JsonPatch, (opts) =>
-      this.core.patchNamespacedConfigMap(
-        { namespace, name: configmap, fieldManager: this.fieldManager, body: ops },
-        opts,
-      ),
+    await this.call(
+      `set ${key} in ConfigMap ${configmap}`,
+      access,
+      clientNode().PatchStrategy.JsonPatch,
+      (opts) =>
+        this.core.patchNamespacedConfigMap(
+          { namespace, name: configmap, fieldManager: this.fieldManager, body: ops },
+          opts,
+        ),
     );
   }
 
@@ -256,11 +254,15 @@ export class KubernetesActions implements ClusterActions {
     const body = {
       spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: at.toISOString() } } } },
     };
-    await this.call(`restart deployment/${deployment}`, access, PatchStrategy.StrategicMergePatch, (opts) =>
-      this.apps.patchNamespacedDeployment(
-        { namespace, name: deployment, fieldManager: this.fieldManager, body },
-        opts,
-      ),
+    await this.call(
+      `restart deployment/${deployment}`,
+      access,
+      clientNode().PatchStrategy.StrategicMergePatch,
+      (opts) =>
+        this.apps.patchNamespacedDeployment(
+          { namespace, name: deployment, fieldManager: this.fieldManager, body },
+          opts,
+        ),
     );
   }
 
@@ -370,7 +372,7 @@ function statusMessage(body: unknown): string {
 
 /** 404, 409, 422 (a failed "test"), 403 and 401 as messages that say what happened and what to do. */
 export function actionError(operation: string, a: Access, e: unknown): AppError {
-  if (!(e instanceof ApiException)) return toKubernetesError(SOURCE, operation, e);
+  if (!(e instanceof clientNode().ApiException)) return toKubernetesError(SOURCE, operation, e);
   const server = statusMessage(e.body);
   const summary = errorSummary(server);
   const said = summary ? ` (API server: ${summary})` : '';

@@ -1,24 +1,23 @@
 import type { Agent as HttpsAgent, RequestOptions } from 'node:https';
-import {
-  ApiException,
+import type {
   AppsV1Api,
   AutoscalingV2Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
-  Observable,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
-  type V1Container,
-  type V1ContainerStatus,
-  type V1Pod,
+  ObservableMiddleware,
+  RequestContext,
+  ResponseContext,
+  V1Container,
+  V1ContainerStatus,
+  V1Pod,
   VersionApi,
 } from '@kubernetes/client-node';
 import { AppError, SourceError, type SourceFailure } from '../domain/errors.ts';
 import type { Checkable, CheckResult } from '../domain/ports.ts';
 import { parseCpuQuantity, parseMemoryBytes } from '../lib/quantity.ts';
 import { errorSummary, sourceCall } from './http.ts';
+import { clientNode } from './kubernetes-client.ts';
 
 /**
  * The Kubernetes API, as the runbook uses it: `kubectl top pods -n aegis` (metrics.k8s.io), pod
@@ -175,7 +174,7 @@ export interface KubernetesAuthConfig {
 
 /** Builds the KubeConfig the configuration asks for: the pod's service account, or $KUBECONFIG / ~/.kube/config. */
 export function loadKubeConfig(k: Pick<KubernetesAuthConfig, 'auth' | 'context'>): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new (clientNode().KubeConfig)();
   if (k.auth === 'in_cluster') {
     kc.loadFromCluster();
   } else {
@@ -210,11 +209,12 @@ export class KubernetesSource implements Checkable {
     this.kc = options.kubeConfig;
     this.timeoutMs = options.timeoutMs;
     this.name = options.name ?? 'kubernetes';
-    this.core = this.kc.makeApiClient(CoreV1Api);
-    this.apps = this.kc.makeApiClient(AppsV1Api);
-    this.custom = this.kc.makeApiClient(CustomObjectsApi);
-    this.autoscaling = this.kc.makeApiClient(AutoscalingV2Api);
-    this.version = this.kc.makeApiClient(VersionApi);
+    const k8s = clientNode();
+    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = this.kc.makeApiClient(k8s.AppsV1Api);
+    this.custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.autoscaling = this.kc.makeApiClient(k8s.AutoscalingV2Api);
+    this.version = this.kc.makeApiClient(k8s.VersionApi);
   }
 
   static fromConfig(k: KubernetesAuthConfig): KubernetesSource {
@@ -466,9 +466,9 @@ export async function withDeadline<T>(
     pre: (ctx: RequestContext) => {
       ctx.setSignal(signal);
       if (contentType) ctx.setHeaderParam('Content-Type', contentType);
-      return new Observable(Promise.resolve(ctx));
+      return new (clientNode().Observable)(Promise.resolve(ctx));
     },
-    post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
+    post: (ctx: ResponseContext) => new (clientNode().Observable)(Promise.resolve(ctx)),
   };
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
@@ -490,7 +490,7 @@ function malformed(source: string, operation: string, detail: string): SourceErr
 /** Maps what client-node throws (ApiException, fetch errors, JSON errors) to a SourceError. */
 export function toKubernetesError(source: string, operation: string, e: unknown): SourceError {
   if (e instanceof SourceError) return e;
-  if (e instanceof ApiException) {
+  if (e instanceof clientNode().ApiException) {
     const status = e.code;
     const reason: SourceFailure = status === 401 || status === 403 ? 'auth' : 'http_error';
     const message = errorSummary(e.body);

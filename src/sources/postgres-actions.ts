@@ -1,9 +1,10 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { BackendMatch, BackendState, DatabaseActions } from '../actions/ports.ts';
 import type { Config } from '../config/load.ts';
 import type { ServiceConfig } from '../config/schema.ts';
 import { AppError, SourceError } from '../domain/errors.ts';
 import { sourceCall } from './http.ts';
+import { pgClient } from './pg-client.ts';
 import { APPLICATION_NAME, toPostgresError } from './postgres.ts';
 
 /**
@@ -58,7 +59,7 @@ export class PostgresActions implements DatabaseActions {
     this.database =
       decodeURIComponent(url.pathname.replace(/^\//, '')) || decodeURIComponent(url.username) || 'postgres';
     this.target = `${url.hostname || 'localhost'}:${url.port || '5432'}/${this.database}`;
-    this.pool = new pg.Pool({
+    this.pool = new (pgClient().Pool)({
       connectionString: url.toString(),
       max: 2,
       connectionTimeoutMillis: options.connectTimeoutMs,
@@ -163,7 +164,7 @@ export class PostgresActions implements DatabaseActions {
   async vacuumAnalyze(schema: string, table: string): Promise<void> {
     const operation = `VACUUM ANALYZE ${schema}.${table}`;
     await sourceCall(this.name, operation, async () => {
-      const client = new pg.Client({
+      const client = new (pgClient().Client)({
         connectionString: this.options.url,
         connectionTimeoutMillis: this.options.connectTimeoutMs,
         application_name: `${APPLICATION_NAME} (actions)`,
@@ -178,7 +179,7 @@ export class PostgresActions implements DatabaseActions {
         await client.connect();
         // not in a transaction block: one simple statement, identifiers escaped (names checked in pg_class before)
         await client.query(
-          `${MARKER} VACUUM (ANALYZE) ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`,
+          `${MARKER} VACUUM (ANALYZE) ${pgClient().escapeIdentifier(schema)}.${pgClient().escapeIdentifier(table)}`,
         );
       } catch (e) {
         throw toPostgresError(this.name, operation, this.target, e);

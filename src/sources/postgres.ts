@@ -1,9 +1,10 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/load.ts';
 import type { ServiceConfig } from '../config/schema.ts';
 import { AppError, SourceError, type SourceFailure } from '../domain/errors.ts';
 import type { Checkable, CheckResult } from '../domain/ports.ts';
 import { sourceCall } from './http.ts';
+import { pgClient } from './pg-client.ts';
 import type {
   ColumnStatsRow,
   ConnectionsSnapshot,
@@ -124,7 +125,7 @@ export class DatabaseSource implements Checkable {
       lockMs: options.lockTimeoutMs ?? 2000,
       idleInTransactionMs: options.idleInTransactionTimeoutMs ?? options.statementTimeoutMs,
     };
-    this.#pool = new pg.Pool({
+    this.#pool = new (pgClient().Pool)({
       connectionString: url.toString(),
       max: options.maxConnections ?? 2,
       connectionTimeoutMillis: this.timeouts.connectMs,
@@ -243,7 +244,7 @@ export class DatabaseSource implements Checkable {
         : found.legacy_time
           ? 'legacy_time'
           : undefined;
-      const relation = `${pg.escapeIdentifier(String(found.schema))}.${pg.escapeIdentifier(String(found.name))}`;
+      const relation = `${pgClient().escapeIdentifier(String(found.schema))}.${pgClient().escapeIdentifier(String(found.name))}`;
       if (!columns) {
         return {
           available: false,
@@ -413,7 +414,7 @@ export class DatabaseSource implements Checkable {
             WHERE e.extname = 'hypopg'`,
         );
         if (!ext) return { available: false } as const;
-        const fn = (name: string) => `${pg.escapeIdentifier(String(ext.schema))}.${name}`;
+        const fn = (name: string) => `${pgClient().escapeIdentifier(String(ext.schema))}.${name}`;
         await query('SET LOCAL plan_cache_mode = force_generic_plan');
         const results: HypoCheckResult[] = [];
         for (const check of q.checks) {

@@ -1,7 +1,8 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { AppError } from '../domain/errors.ts';
 import type { Proposal } from '../domain/finding.ts';
 import type { CheckResult } from '../domain/ports.ts';
+import { pgClient } from '../sources/pg-client.ts';
 import {
   type AlertIncident,
   type AlertIncidentClaim,
@@ -228,7 +229,7 @@ export class PostgresStore implements Store {
 
   /** Connects, applies the migrations that are missing, and returns the store. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
-    const pool = new pg.Pool({
+    const pool = new (pgClient().Pool)({
       connectionString: options.url,
       max: options.maxConnections ?? 4,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,

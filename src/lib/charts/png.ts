@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { renderAsync } from '@resvg/resvg-js';
 
 /**
  * SVG to PNG without a browser. Text is outlined here, from one explicit font file, before resvg
@@ -169,6 +168,8 @@ export async function svgToPng(svg: string, options: RasterizeOptions = {}): Pro
   options.signal?.throwIfAborted();
   // resvg-js' own AbortSignal support rejects with an empty error for a standard AbortSignal:
   // the signal is checked before and after instead (a render takes tens of milliseconds).
+  // resvg's native module is loaded with the first chart, not with the process
+  const { renderAsync } = await import('@resvg/resvg-js');
   const image = await renderAsync(outlined, {
     font: { loadSystemFonts: false },
     fitTo: options.width ? { mode: 'width', value: options.width } : { mode: 'original' },
