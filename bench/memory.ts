@@ -2,16 +2,18 @@
  * Memory of the bot process: RSS at idle and over 1,000 mixed commands, in console mode (the demo
  * incident, commands typed at /console/command) and in Slack mode (signed slash commands, the Web API
  * emulated by src/console/slack-api-emulator.ts in this process). Run: `npx node bench/memory.ts
- * [--commands 1000] [--mode console|slack|both]`.
+ * [--commands 1000] [--mode console|slack|both] [--src]`.
  *
- * The bot is `node src/main.ts` in a child process; RSS is read from /proc/<pid>/status (VmRSS)
+ * The bot is the production build in a child process: dist/main.js as the Dockerfile runs it,
+ * compiled here into bench/out/dist (tsc -p tsconfig.build.json); with --src, `node src/main.ts`
+ * (Node's type stripping adds some 25 MB). RSS is read from /proc/<pid>/status (VmRSS)
  * after the process has had 5 s without commands, at idle (after start), after half the commands
  * and after all of them. Commands go 4 at a time; each is acknowledged before the next starts.
  *
  * Targets: idle below 120 MB; no growth over the last half of the commands (RSS after all of them
  * not above RSS after half, give or take 5%).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -32,6 +34,23 @@ function arg(name: string, fallback: string): string {
 }
 const COMMANDS = Number(arg('commands', '1000'));
 const MODE = arg('mode', 'both');
+const FROM_SRC = process.argv.includes('--src');
+
+/** The entry point: src/main.ts, or the production build compiled now into bench/out/dist. */
+function entryPoint(): string {
+  if (FROM_SRC) return path.join(ROOT, 'src/main.ts');
+  const out = path.join(ROOT, 'bench/out/dist');
+  execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+  return path.join(out, 'main.js');
+}
+const ENTRY = entryPoint();
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -53,7 +72,7 @@ async function startBot(config: string, env: Record<string, string>, port: numbe
   const dir = await mkdtemp(path.join(os.tmpdir(), 'aegis-memory-'));
   const file = path.join(dir, 'aegis.yml');
   await writeFile(file, config);
-  const child = spawn(process.execPath, [path.join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [ENTRY], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', HOME: dir, AEGIS_CONFIG: file, AEGIS_LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -101,7 +120,7 @@ async function measure(
   const atEnd = rssMb(pid);
   const growth = atEnd - atHalf;
   console.log(
-    `${name.padEnd(8)} idle ${idle.toFixed(0)} MB (target < ${IDLE_TARGET_MB}: ${idle < IDLE_TARGET_MB ? 'met' : 'NOT met'}); after ${half} commands ${atHalf.toFixed(0)} MB; after ${COMMANDS} ${atEnd.toFixed(0)} MB: ${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MB over the last ${COMMANDS - half} (${growth <= atHalf * 0.05 ? 'no growth' : 'GROWS'}); ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    `${name.padEnd(8)} ${FROM_SRC ? 'src/main.ts' : 'dist/main.js'}: idle ${idle.toFixed(0)} MB (target < ${IDLE_TARGET_MB}: ${idle < IDLE_TARGET_MB ? 'met' : 'NOT met'}); after ${half} commands ${atHalf.toFixed(0)} MB; after ${COMMANDS} ${atEnd.toFixed(0)} MB: ${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MB over the last ${COMMANDS - half} (${growth <= atHalf * 0.05 ? 'no growth' : 'GROWS'}); ${((performance.now() - started) / 1000).toFixed(0)} s`,
   );
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
