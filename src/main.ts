@@ -22,6 +22,7 @@ import { loadKubeConfig } from './sources/kubernetes.ts';
 import { KubernetesActions } from './sources/kubernetes-actions.ts';
 import { PagerDutyEvents } from './sources/pagerduty.ts';
 import { PostgresActions } from './sources/postgres-actions.ts';
+import { createPooledAnalyzer } from './steps/profiling/pooled-analyzer.ts';
 import { STEPS } from './steps/registry.ts';
 import { createStore, type Store } from './store/index.ts';
 
@@ -237,10 +238,13 @@ async function startLocal(fileConfig: Config | undefined, w: Wiring): Promise<vo
     await runtime?.close();
     const config = demoConfig({ port: fileConfig?.slack.port ?? 3000 });
     const demo = createDemo(await loadRecordings(), { delayMs: 120 });
+    // the demo's profiles and charts are analysed and drawn as the bot does it: large ones in workers
+    const analyzer = createPooledAnalyzer();
+    closers.push({ name: 'analysis workers', close: () => analyzer.close() });
     handle = await startConsole({
       ...common,
       config,
-      sources: demo.sources,
+      sources: { ...demo.sources, analyzer, rasterize: (svg, signal) => analyzer.rasterize(svg, signal) },
       port: config.slack.port,
       demo: { recordedAt: demo.recordedAt },
       actions: {

@@ -78,6 +78,9 @@ const renderContext: RenderContext = {
  */
 export const CONSOLE_HISTORY = 500;
 
+/** The most bytes of uploaded files (charts, profiles, dumps) the console keeps: the newest. */
+export const CONSOLE_FILE_BYTES = 32 * 2 ** 20;
+
 export function createFeed(maxItems: number = CONSOLE_HISTORY): Feed {
   const held = new Map<string, Held>();
   const clients = new Set<ServerResponse>();

@@ -10,7 +10,7 @@ import { type Log, silentLog } from '../slack/logger.ts';
 import { type ConsoleActions, type ConsoleAlerts, startConsoleBot } from './bot.ts';
 import { signedDelivery } from './deliver.ts';
 import { demoAlertSender } from './demo/demo-alert.ts';
-import { CONSOLE_HISTORY, createFeed } from './feed.ts';
+import { CONSOLE_FILE_BYTES, CONSOLE_HISTORY, createFeed } from './feed.ts';
 import { isWildcard, listenOn } from './listen.ts';
 import { createResponseUrls } from './response-urls.ts';
 import { consoleRequestHandler } from './routes.ts';
@@ -87,6 +87,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     usergroups: consoleUsergroups(opts.config),
     // a console runs for days: Slack's side keeps only as much as the page shows
     retain: CONSOLE_HISTORY,
+    retainFileBytes: CONSOLE_FILE_BYTES,
   });
   const { slack, eventsUrl, reminders, alertRoutes, demoAlertsToken } = await startConsoleBot({
     config: opts.config,

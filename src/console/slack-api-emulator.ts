@@ -49,6 +49,11 @@ export interface EmulatorOptions {
    * views, files), so that a long-running console does not grow; default: keep everything (tests).
    */
   readonly retain?: number;
+  /**
+   * Keep the content of uploaded files up to this many bytes in all, dropping the oldest files
+   * beyond it (a chart is some 100 kB: a console's history of reports is mostly pictures).
+   */
+  readonly retainFileBytes?: number;
 }
 
 export const EMULATOR_BOT_TOKEN = 'xoxb-0000000000-emulated-bot-token';
@@ -616,6 +621,22 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
     }
   };
 
+  const retainFileBytes = options.retainFileBytes ?? Number.POSITIVE_INFINITY;
+  /** Drops the oldest files (and their content in the messages that show them) beyond retainFileBytes. */
+  const dropOldFiles = (keep: string) => {
+    let total = 0;
+    for (const f of files.values()) total += f.content.length;
+    for (const [old, f] of files) {
+      if (total <= retainFileBytes) break;
+      if (old === keep) continue;
+      files.delete(old);
+      total -= f.content.length;
+      for (const m of all) {
+        if (m.files?.some((x) => x.id === old)) m.files = m.files.filter((x) => x.id !== old);
+      }
+    }
+  };
+
   const upload = async (id: string, req: IncomingMessage, raw: Buffer) => {
     const call = record('upload', { file_id: id, bytes: raw.length }, undefined);
     const fault = injected('upload');
@@ -624,6 +645,7 @@ export async function start(options: EmulatorOptions = {}): Promise<SlackApiEmul
     if (!f) return finish(call, { status: 404, body: { ok: false, error: 'file_not_found' } });
     const content = await uploadedContent(req, raw);
     files.set(id, { ...f, content, size: content.length, uploaded: true });
+    dropOldFiles(id);
     return finish(call, { body: { ok: true } });
   };
 
