@@ -2,7 +2,7 @@
  * Memory of the bot process: RSS at idle and over 1,000 mixed commands, in console mode (the demo
  * incident, commands typed at /console/command) and in Slack mode (signed slash commands, the Web API
  * emulated by src/console/slack-api-emulator.ts in this process). Run: `npx node bench/memory.ts
- * [--commands 1000] [--mode console|slack|both] [--src]`.
+ * [--commands 1000] [--mode console|slack|both] [--src | --entry <main.js>]`.
  *
  * The bot is the production build in a child process: dist/main.js as the Dockerfile runs it,
  * compiled here into bench/out/dist (tsc -p tsconfig.build.json); with --src, `node src/main.ts`
@@ -38,6 +38,9 @@ const FROM_SRC = process.argv.includes('--src');
 
 /** The entry point: src/main.ts, or the production build compiled now into bench/out/dist. */
 function entryPoint(): string {
+  // --entry <main.js>: another build, e.g. an older commit's, to compare with
+  const other = arg('entry', '');
+  if (other) return path.resolve(other);
   if (FROM_SRC) return path.join(ROOT, 'src/main.ts');
   const out = path.join(ROOT, 'bench/out/dist');
   execFileSync(
@@ -120,7 +123,7 @@ async function measure(
   const atEnd = rssMb(pid);
   const growth = atEnd - atHalf;
   console.log(
-    `${name.padEnd(8)} ${FROM_SRC ? 'src/main.ts' : 'dist/main.js'}: idle ${idle.toFixed(0)} MB (target < ${IDLE_TARGET_MB}: ${idle < IDLE_TARGET_MB ? 'met' : 'NOT met'}); after ${half} commands ${atHalf.toFixed(0)} MB; after ${COMMANDS} ${atEnd.toFixed(0)} MB: ${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MB over the last ${COMMANDS - half} (${growth <= atHalf * 0.05 ? 'no growth' : 'GROWS'}); ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    `${name.padEnd(8)} ${path.relative(ROOT, ENTRY)}: idle ${idle.toFixed(0)} MB (target < ${IDLE_TARGET_MB}: ${idle < IDLE_TARGET_MB ? 'met' : 'NOT met'}); after ${half} commands ${atHalf.toFixed(0)} MB; after ${COMMANDS} ${atEnd.toFixed(0)} MB: ${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MB over the last ${COMMANDS - half} (${growth <= atHalf * 0.05 ? 'no growth' : 'GROWS'}); ${((performance.now() - started) / 1000).toFixed(0)} s`,
   );
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
