@@ -77,6 +77,38 @@ describe('the profile analysis in worker threads', () => {
     expect(worker).toEqual(inline);
   });
 
+  it('finds the same hot paths and the same comparison with the previous capture as the inline analysis', async () => {
+    const bytes = await readFile(gen.cpu);
+    const heap = await readFile(gen.heap);
+    // the previous capture: another CPU profile (a synthetic one, other functions and weights)
+    const earlier = gzipSync(encodeProfile(syntheticSpec(20_000, 7)));
+    const base = (b: Uint8Array) => ({
+      bytes: b,
+      name: 'the previous cpu capture of aegis-api-5c4b',
+      label: 'the capture of aegis-api-5c4b at 2026-03-01T09:00:00.000Z',
+    });
+    const ids = (r: unknown) =>
+      (r as { value: { findings: { id: string }[] } }).value.findings.map((f) => f.id);
+
+    const [inline, worker] = await both((a) =>
+      a.cpu(input(bytes, { base: base(earlier), appPackages: ['main'] })),
+    );
+    expect(worker).toEqual(inline);
+    expect(ids(inline)).toEqual(expect.arrayContaining(['cpu.hot-paths', 'cpu.diff']));
+
+    const [heapInline, heapWorker] = await both((a) => a.heap({ ...heapInput(heap), base: base(heap) }));
+    expect(heapWorker).toEqual(heapInline);
+    expect(ids(heapInline)).toEqual(expect.arrayContaining(['heap.hot-paths', 'heap.diff']));
+
+    // a base that cannot be compared (a heap profile under a CPU one): the same reason, no finding
+    const [badInline, badWorker] = await both((a) => a.cpu(input(bytes, { base: base(heap) })));
+    expect(badWorker).toEqual(badInline);
+    expect(ids(badInline)).not.toContain('cpu.diff');
+    expect((badInline as { value: { comparisonError?: string } }).value.comparisonError).toMatch(
+      /different sample types/,
+    );
+  });
+
   it('groups real goroutine dumps (debug=1 and debug=2) and finds the same issues', async () => {
     for (const file of [gen.debug1, gen.debug2]) {
       const text = await readFile(file, 'utf8');
