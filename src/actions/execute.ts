@@ -353,9 +353,17 @@ async function runOnce(
 }
 
 /**
- * A click on an offer older than actions.proposal_max_age (or that does not say when it was offered)
- * changes nothing: the answer says how old it is and carries a fresh offer built from the live state
- * (the same change when the state still matches). Undefined when the offer is recent enough.
+ * How far in the future an offer's `offeredAt` may be and still count as recent: replicas' clocks differ
+ * by a little. Beyond it the offer is treated like a too-old one (an offer cannot come from the future:
+ * the stamp was made up, e.g. to outlive actions.proposal_max_age).
+ */
+export const OFFER_CLOCK_SKEW_MS = 60_000;
+
+/**
+ * A click on an offer older than actions.proposal_max_age, dated more than OFFER_CLOCK_SKEW_MS in the
+ * future, or that does not say when it was offered changes nothing: the answer says why and carries a
+ * fresh offer built from the live state (the same change when the state still matches). Undefined when
+ * the offer is recent enough.
  */
 async function askAgainIfOld(
   proposal: Proposal,
@@ -368,11 +376,15 @@ async function askAgainIfOld(
 ): Promise<ActionOutcome | undefined> {
   const maxAge = deps.config.actions.proposal_max_age;
   const offeredAt = proposal.offeredAt ? Date.parse(proposal.offeredAt) : Number.NaN;
-  if (Number.isFinite(offeredAt) && now.getTime() - offeredAt <= maxAge) return undefined;
+  const ageMs = now.getTime() - offeredAt;
+  if (Number.isFinite(offeredAt) && ageMs <= maxAge && ageMs >= -OFFER_CLOCK_SKEW_MS) return undefined;
   const minutes = Math.max(1, Math.round(maxAge / 60_000));
-  const age = Number.isFinite(offeredAt)
-    ? `this offer is older than ${minutes} minute${minutes === 1 ? '' : 's'} (offered ${new Date(offeredAt).toISOString().slice(0, 16).replace('T', ' ')} UTC)`
-    : 'this offer does not say when it was made';
+  const when = `offered ${new Date(offeredAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const age = !Number.isFinite(offeredAt)
+    ? 'this offer does not say when it was made'
+    : ageMs < 0
+      ? `this offer claims to be from the future (${when})`
+      : `this offer is older than ${minutes} minute${minutes === 1 ? '' : 's'} (${when})`;
   const { offeredAt: _old, ...unstamped } = proposal;
   let fresh: Proposal | undefined;
   try {

@@ -1,7 +1,7 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForbiddenError } from '../../src/actions/errors.ts';
-import { approveRequest, executeProposal } from '../../src/actions/execute.ts';
+import { approveRequest, executeProposal, OFFER_CLOCK_SKEW_MS } from '../../src/actions/execute.ts';
 import { memoryProposal, poolProposal, scaleProposal } from '../../src/actions/propose.ts';
 import type { ActionOutcome } from '../../src/actions/types.ts';
 import type { Proposal } from '../../src/domain/finding.ts';
@@ -155,6 +155,33 @@ describe('a confirmed scale click', () => {
     );
     expect(h.cluster.requests).toHaveLength(0);
     expect(h.cluster.replicas).toBe(3);
+  });
+});
+
+describe('the age of a clicked offer', () => {
+  const clicked = (p: Proposal, key: string) =>
+    executeProposal(p, { userId: 'U0ALICE' }, h.deps, { ...click(key), offered: true });
+  const offered = (msFromNow: number): Proposal => ({
+    ...scaleTo(5),
+    offeredAt: new Date(h.clock.now.getTime() + msFromNow).toISOString(),
+  });
+
+  it('runs an offer stamped a little ahead of the clock (another replica, within the documented skew)', async () => {
+    expectStatus(await clicked(offered(OFFER_CLOCK_SKEW_MS), 'click:skew'), 'done');
+    expect(h.cluster.replicas).toBe(5);
+  });
+
+  it('treats an offer claiming to be from further in the future like a too-old one: changes nothing and offers it again', async () => {
+    const o = expectStatus(await clicked(offered(OFFER_CLOCK_SKEW_MS + 1000), 'click:future'), 'refused');
+    expect(o.error.code).toBe('conflict');
+    expect(o.error.message).toBe(
+      'this offer claims to be from the future (offered 2026-01-05 10:01 UTC): nothing was changed. Here it is again with the current values.',
+    );
+    expect(o.fresh).toEqual(scaleTo(5));
+    expect(h.cluster.patches).toHaveLength(0);
+    const far = expectStatus(await clicked(offered(10 * 365 * 86_400_000), 'click:far'), 'refused');
+    expect(far.error.message).toMatch(/^this offer claims to be from the future \(offered 2036-/);
+    expect(h.cluster.patches).toHaveLength(0);
   });
 });
 
