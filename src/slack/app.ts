@@ -6,6 +6,7 @@ import type { StepResult } from '../domain/finding.ts';
 import { STEPS } from '../steps/registry.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { createAckGate } from './ack-gate.ts';
+import { meterAcks } from './ack-meter.ts';
 import { runStepInThread } from './commands/alert-run.ts';
 import type { ActionCommandWiring, AnyStep, RunStep } from './commands/deps.ts';
 import { type CommandMeter, commandLabel } from './commands/outcome.ts';
@@ -154,11 +155,14 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     const appToken = secrets.slackAppToken;
     if (!appToken)
       throw new AppError('config', 'slack.mode socket needs the app-level token (SLACK_APP_TOKEN)');
-    receiver = new SocketModeReceiver({
+    const socket = new SocketModeReceiver({
       appToken,
       logger: boltLogger(log),
       installerOptions: { clientOptions },
     });
+    receiver = metrics
+      ? meterAcks(socket, (seconds, body) => metrics.observeAck(seconds, envelopeLabel(body, known)))
+      : socket;
   }
 
   // Who the bot is, from auth.test at start; never awaited on the acknowledgement path.
@@ -277,4 +281,10 @@ function ackLabel(body: Buffer, known: readonly string[]): string {
   const form = new URLSearchParams(body.toString('utf8'));
   if (form.has('payload')) return 'interaction';
   return commandLabel(form.get('text') ?? '', known);
+}
+
+/** The same label for a Socket Mode envelope's body (already parsed: a command has `command` and `text`). */
+function envelopeLabel(body: Record<string, unknown>, known: readonly string[]): string {
+  if (typeof body.command !== 'string') return 'interaction';
+  return commandLabel(typeof body.text === 'string' ? body.text : '', known);
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { parseConfig } from '../../src/config/load.ts';
 import { EMULATOR_BOT_TOKEN, type SlackApiEmulator, start } from '../../src/console/slack-api-emulator.ts';
+import { createMetrics } from '../../src/ops/metrics.ts';
 import { createSlackApp, type SlackApp } from '../../src/slack/app.ts';
 import { fakeStep, recordingLog, renderer, runStepDirectly, visibleText } from '../support/slack.ts';
 
@@ -15,6 +16,7 @@ const acks: { envelope_id: string; payload?: Record<string, unknown> }[] = [];
 let emulator: SlackApiEmulator;
 let slack: SlackApp;
 let healthUrl: string;
+const metrics = createMetrics({ defaultMetrics: false, observeSources: false });
 
 beforeAll(async () => {
   wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -53,6 +55,7 @@ beforeAll(async () => {
     logger: recordingLog(),
     steps: [fakeStep({ name: 'latency' })],
     listen: { host: '127.0.0.1', port: 0 },
+    metrics,
     routes: [
       {
         path: '/healthz',
@@ -118,6 +121,44 @@ describe('Socket Mode (slack.mode: socket)', () => {
     await slack.inFlight.drain(10_000);
     const root = emulator.messages.inChannel('C0INCIDENT')[0];
     expect(root && visibleText(root)).toContain('latency on aegis-api');
+  });
+
+  it('observes aegis_ack_latency_seconds for every acknowledged envelope, by subcommand or "interaction"', async () => {
+    const count = async (command: string) => {
+      const line = (await metrics.registry.metrics())
+        .split('\n')
+        .find((l) => l.startsWith(`aegis_ack_latency_seconds_count{command="${command}"}`));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const before = { help: await count('help'), interaction: await count('interaction') };
+    socket?.send(slashEnvelope('env-help-2', 'help'));
+    socket?.send(
+      JSON.stringify({
+        envelope_id: 'env-click',
+        type: 'interactive',
+        accepts_response_payload: false,
+        payload: {
+          type: 'block_actions',
+          user: { id: 'U0ALICE', username: 'alice', team_id: 'T0AEGIS' },
+          team: { id: 'T0AEGIS', domain: 'aegis-emulated' },
+          api_app_id: 'A0AEGIS',
+          token: 'legacy-verification-token-unused',
+          trigger_id: '1.2.3',
+          container: { type: 'message', message_ts: '1.000001', channel_id: 'C0INCIDENT' },
+          channel: { id: 'C0INCIDENT', name: 'incident' },
+          actions: [{ action_id: 'aegis_unknown', block_id: 'b', type: 'button', action_ts: '1.2' }],
+        },
+      }),
+    );
+    await vi.waitFor(() =>
+      expect(
+        acks.filter((a) => a.envelope_id === 'env-help-2' || a.envelope_id === 'env-click'),
+      ).toHaveLength(2),
+    );
+    await vi.waitFor(async () => {
+      expect(await count('help')).toBe(before.help + 1);
+      expect(await count('interaction')).toBe(before.interaction + 1);
+    });
   });
 
   it('serves the health routes on slack.port, since there is no HTTP endpoint for Slack', async () => {
