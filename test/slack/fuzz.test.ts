@@ -8,9 +8,9 @@
  * a bug's business), nothing is logged as an error, and the process still answers /healthz at the end.
  *
  * Fixed seed, so a failure reproduces. Each property run is a batch of cases sent concurrently (as real
- * traffic arrives), then drained and checked together, naming the batch's inputs on a failure: a case
- * is a few milliseconds of CPU and tens of milliseconds of waiting on loopback round trips, so cases
- * sent one after another would leave the CPU mostly idle.
+ * traffic arrives), then drained and checked together, naming the batch's inputs on a failure; the
+ * loopback round trips of one case overlap the work of the others. (Each case used to wait 40 ms on
+ * Nagle + delayed ACK behind nock's interceptor: test/support/no-delay.ts.)
  */
 import fc from 'fast-check';
 import nock from 'nock';
