@@ -95,7 +95,9 @@ async function startBot(store: Store = new MemoryStore()): Promise<Running> {
   const bot = await startTestBot(emulator, { config: cfg });
   bots.push(bot);
   stores.push(store);
-  const clock = { now: new Date('2026-01-05T10:00:00Z') };
+  // the actions' clock starts at the wall clock's time, which stamps the offers the renderer makes: an
+  // offer from the future (beyond a minute's skew) would be asked again
+  const clock = { now: new Date() };
   let t = 0;
   const deps: ActionDeps = {
     config: cfg,
@@ -249,14 +251,15 @@ describe('clicking a remediation button in Slack', () => {
     expect(cluster.patches).toHaveLength(0);
     const ask = thread(root)[0] as EmulatedMessage;
     expect(ask.text).toBe(
-      'this offer is older than 30 minutes (offered 2026-01-05 10:00 UTC): nothing was changed. Here it is again with the current values.',
+      `this offer is older than 30 minutes (offered ${offeredAt.slice(0, 16).replace('T', ' ')} UTC): nothing was changed. Here it is again with the current values.`,
     );
     const fresh = buttonsOf(ask)[0];
     const value = JSON.parse(fresh?.value ?? '{}') as Proposal;
     expect(value.change).toEqual({ what: 'replicas of deployment/aegis-api', from: '3', to: '5' });
     expect(value.offeredAt).toBeDefined();
     expect(value.offeredAt).not.toBe(offeredAt);
-    // the fresh offer runs
+    // the fresh offer, clicked as soon as it is posted, runs
+    r.clock.now = new Date();
     await postInteraction(
       r.bot.eventsUrl,
       blockActionsBody({ user: 'U0ALICE', message: ask, button: fresh as never }),
@@ -375,9 +378,10 @@ describe('a temporary change', () => {
     expect(cluster.containerLimit('aegis-api')).toBe('4Gi');
     expect(visibleText(thread(root)[0] as EmulatedMessage)).toContain('temporary: I will remind this thread');
 
-    r.clock.now = new Date('2026-01-05T11:59:00Z');
+    const changedAt = r.clock.now.getTime();
+    r.clock.now = new Date(changedAt + 119 * 60_000);
     expect(await r.interactions.reminders.tick()).toBe(0);
-    r.clock.now = new Date('2026-01-05T12:00:00Z');
+    r.clock.now = new Date(changedAt + 120 * 60_000);
     expect(await r.interactions.reminders.tick()).toBe(1);
     const reminder = thread(root).at(-1) as EmulatedMessage;
     expect(reminder.text).toBe(
@@ -387,6 +391,8 @@ describe('a temporary change', () => {
     expect(revert?.text.text).toBe('Revert memory limit to 2Gi');
     expect(await r.interactions.reminders.tick()).toBe(0);
 
+    // clicked as soon as it is posted (the reminder's button is stamped by the wall clock)
+    r.clock.now = new Date();
     await postInteraction(
       r.bot.eventsUrl,
       blockActionsBody({ user: 'U0ALICE', message: reminder, button: revert as never }),
