@@ -13,6 +13,7 @@ import {
   incidentView,
   type ResolvedMetric,
 } from './model.ts';
+import { capturedDuring } from './onset-diff.ts';
 import type { IncidentChat, MetricHistory, ThreadRef } from './ports.ts';
 import type { AlertRoute, AlertRouter, RoutedStep } from './routing.ts';
 import type { AlertNotification } from './webhook-schema.ts';
@@ -117,8 +118,13 @@ export function incidentThreads(deps: IncidentDeps): IncidentThreads {
   };
 
   const keepOnset = async (groupKey: string, root: ThreadRef, routed: RoutedStep, result: StepResult) => {
-    const onset = onsetOf(result, now());
-    if (!onset) return;
+    const table = onsetOf(result, now());
+    if (!table) return;
+    const capture = await onsetCapture(store, result, table.target).catch((err: unknown) => {
+      log.warn({ groupKey, step: routed.text, err }, 'the onset capture could not be looked up');
+      return undefined;
+    });
+    const onset: OnsetEvidence = { ...table, ...(capture ? { capture } : {}) };
     await store.updateAlertIncident(groupKey, { addOnset: onset });
     await chat.postOnsetKept(
       root,
@@ -293,6 +299,21 @@ export function incidentThreads(deps: IncidentDeps): IncidentThreads {
       }
     },
   };
+}
+
+/**
+ * The raw profile the onset step kept in the capture store (cpu, heap; goroutines have no pprof diff).
+ * Undefined when none was kept (no store for captures, a capture over the size limit): "compare with
+ * onset" then shows the tables only.
+ */
+async function onsetCapture(
+  store: Store,
+  result: StepResult,
+  pod: string | undefined,
+): Promise<OnsetEvidence['capture']> {
+  if (result.step !== 'cpu' && result.step !== 'heap') return undefined;
+  const c = await capturedDuring(store, result.service, result.step, result, pod);
+  return c ? { pod: c.pod, kind: c.kind, capturedAt: c.capturedAt } : undefined;
 }
 
 /** The first top-N table of a profile step's findings: what "compare with onset" shows again later. */

@@ -12,6 +12,7 @@ import type { Proposal } from '../domain/finding.ts';
 import { silenceProposal } from '../domain/proposals.ts';
 import { type IncidentThreads, incidentThreads, onsetOf } from '../incidents/incident-threads.ts';
 import { groupTitle } from '../incidents/model.ts';
+import { onsetDiff } from '../incidents/onset-diff.ts';
 import type { MetricHistory, SilenceClient } from '../incidents/ports.ts';
 import { alertmanagerRoute, webhookAuth } from '../incidents/receiver.ts';
 import { createAlertRouter } from '../incidents/routing.ts';
@@ -324,6 +325,7 @@ function registerCompareOnset(
             { channel: where.channel, ts: where.threadTs },
             { step, args, service, text: `${step.name}${onset.target ? ` ${onset.target}` : ''}` },
           );
+          const diff = await onsetDiff(deps.store, service, onset, result);
           await toThread(
             client,
             where,
@@ -331,6 +333,7 @@ function registerCompareOnset(
               onset,
               now: result ? onsetOf(result, deps.now()) : undefined,
               actor: where.user,
+              ...diff,
             }),
           );
         } catch (error) {

@@ -164,19 +164,45 @@ export class MemoryStore implements Store {
     if (list.some((c) => c.capturedAt.getTime() === capture.capturedAt.getTime())) return;
     list.push({ ...capture, bytes: new Uint8Array(capture.bytes) });
     list.sort((a, b) => b.capturedAt.getTime() - a.capturedAt.getTime());
-    list.length = Math.min(list.length, MAX_CAPTURES_PER_POD);
-    this.captures.set(key, list);
+    // The newest MAX_CAPTURES_PER_POD, and any a firing incident names as its onset.
+    const pinned = new Set<number>();
+    for (const i of this.incidents.values()) {
+      if (i.status !== 'firing' || i.service !== capture.service) continue;
+      for (const o of i.onset) {
+        if (o.capture?.pod === capture.pod && o.capture.kind === capture.kind) {
+          pinned.add(o.capture.capturedAt.getTime());
+        }
+      }
+    }
+    this.captures.set(
+      key,
+      list.filter((c, n) => n < MAX_CAPTURES_PER_POD || pinned.has(c.capturedAt.getTime())),
+    );
+  }
+
+  async profileCaptureAt(
+    service: string,
+    pod: string,
+    kind: ProfileCaptureKind,
+    capturedAt: Date,
+  ): Promise<ProfileCapture | undefined> {
+    const c = this.captures
+      .get(`${service}\u0000${pod}\u0000${kind}`)
+      ?.find((x) => x.capturedAt.getTime() === capturedAt.getTime());
+    return c ? { ...c, bytes: new Uint8Array(c.bytes) } : undefined;
   }
 
   async latestProfileCapture(
     service: string,
     kind: ProfileCaptureKind,
     before: Date,
+    pod?: string,
   ): Promise<ProfileCapture | undefined> {
     let best: ProfileCapture | undefined;
     for (const list of this.captures.values()) {
       for (const c of list) {
         if (c.service !== service || c.kind !== kind || c.capturedAt.getTime() >= before.getTime()) continue;
+        if (pod !== undefined && c.pod !== pod) continue;
         if (!best || c.capturedAt.getTime() > best.capturedAt.getTime()) best = c;
       }
     }
@@ -348,5 +374,5 @@ function withoutClaim(r: AlertNotificationRecord & { claimedAt?: Date }): AlertN
 
 /** A copy that shares nothing mutable with the store (JSON payloads are cloned). */
 function copyIncident(i: AlertIncident): AlertIncident {
-  return { ...i, latest: structuredClone(i.latest), onset: [...i.onset] };
+  return { ...i, latest: structuredClone(i.latest), onset: i.onset.map((o) => structuredClone(o)) };
 }

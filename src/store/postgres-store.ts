@@ -632,14 +632,20 @@ export class PostgresStore implements Store {
        VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
       [c.service, c.pod, c.kind, c.capturedAt, Buffer.from(c.bytes)],
     );
-    // Keep the newest MAX_CAPTURES_PER_POD of this service, pod and kind (any replica's trim does it).
+    // Keep the newest MAX_CAPTURES_PER_POD of this service, pod and kind (any replica's trim does it),
+    // and every capture a firing incident names as its onset.
     await this.query(
-      `DELETE FROM ${STORE_SCHEMA}.profile_captures
+      `DELETE FROM ${STORE_SCHEMA}.profile_captures AS c
         WHERE service = $1 AND pod = $2 AND kind = $3
           AND captured_at NOT IN (
             SELECT captured_at FROM ${STORE_SCHEMA}.profile_captures
              WHERE service = $1 AND pod = $2 AND kind = $3
-             ORDER BY captured_at DESC LIMIT $4)`,
+             ORDER BY captured_at DESC LIMIT $4)
+          AND NOT EXISTS (
+            SELECT 1 FROM ${STORE_SCHEMA}.alert_incidents i, jsonb_array_elements(i.onset) o
+             WHERE i.status = 'firing' AND i.service = $1
+               AND o->'capture'->>'pod' = $2 AND o->'capture'->>'kind' = $3
+               AND (o->'capture'->>'capturedAt')::timestamptz = c.captured_at)`,
       [c.service, c.pod, c.kind, MAX_CAPTURES_PER_POD],
     );
   }
@@ -648,22 +654,29 @@ export class PostgresStore implements Store {
     service: string,
     kind: ProfileCaptureKind,
     before: Date,
+    pod?: string,
   ): Promise<ProfileCapture | undefined> {
     const rows = await this.query(
       `SELECT service, pod, kind, captured_at, bytes FROM ${STORE_SCHEMA}.profile_captures
-        WHERE service = $1 AND kind = $2 AND captured_at < $3
+        WHERE service = $1 AND kind = $2 AND captured_at < $3 AND ($4::text IS NULL OR pod = $4)
         ORDER BY captured_at DESC, pod LIMIT 1`,
-      [service, kind, before],
+      [service, kind, before, pod ?? null],
     );
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      service: String(r.service),
-      pod: String(r.pod),
-      kind: String(r.kind) as ProfileCaptureKind,
-      capturedAt: new Date(r.captured_at as Date),
-      bytes: new Uint8Array(r.bytes as Buffer),
-    };
+    return captureOf(rows[0]);
+  }
+
+  async profileCaptureAt(
+    service: string,
+    pod: string,
+    kind: ProfileCaptureKind,
+    capturedAt: Date,
+  ): Promise<ProfileCapture | undefined> {
+    const rows = await this.query(
+      `SELECT service, pod, kind, captured_at, bytes FROM ${STORE_SCHEMA}.profile_captures
+        WHERE service = $1 AND pod = $2 AND kind = $3 AND captured_at = $4`,
+      [service, pod, kind, capturedAt],
+    );
+    return captureOf(rows[0]);
   }
 
   /** Reachable, and migrated to the version this code expects. */
@@ -768,10 +781,23 @@ function toNotification(r: Row): AlertNotificationRecord {
   };
 }
 
+function captureOf(r: Row | undefined): ProfileCapture | undefined {
+  if (!r) return undefined;
+  return {
+    service: String(r.service),
+    pod: String(r.pod),
+    kind: String(r.kind) as ProfileCaptureKind,
+    capturedAt: new Date(r.captured_at as Date),
+    bytes: new Uint8Array(r.bytes as Buffer),
+  };
+}
+
 function toIncident(r: Row): AlertIncident {
   const silence = r.silence as { id: string; endsAt: string; createdBy: string; expired?: boolean } | null;
-  const onset = (r.onset ?? []) as (Omit<AlertIncident['onset'][number], 'capturedAt'> & {
+  type Capture = NonNullable<AlertIncident['onset'][number]['capture']>;
+  const onset = (r.onset ?? []) as (Omit<AlertIncident['onset'][number], 'capturedAt' | 'capture'> & {
     capturedAt: string;
+    capture?: Omit<Capture, 'capturedAt'> & { capturedAt: string };
   })[];
   return {
     groupKey: String(r.group_key),
@@ -786,7 +812,11 @@ function toIncident(r: Row): AlertIncident {
     claimedAt: r.claimed_at as Date,
     latest: r.latest,
     latestAt: r.latest_at as Date,
-    onset: onset.map((o) => ({ ...o, capturedAt: new Date(o.capturedAt) })),
+    onset: onset.map(({ capture, ...o }) => ({
+      ...o,
+      capturedAt: new Date(o.capturedAt),
+      ...(capture ? { capture: { ...capture, capturedAt: new Date(capture.capturedAt) } } : {}),
+    })),
     ...(silence
       ? {
           silence: {

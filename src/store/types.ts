@@ -112,15 +112,24 @@ export interface Store extends Checkable {
   /**
    * Keeps a profile capture (`/aegis cpu`, `/aegis heap`) for later comparison. Only the newest
    * MAX_CAPTURES_PER_POD per service, pod and kind are kept (older ones are deleted by the same
-   * call); a capture larger than MAX_CAPTURE_BYTES is refused with an AppError. Saving the same
+   * call), besides any capture a firing incident's onset names (OnsetEvidence.capture), which the trim
+   * never deletes; a capture larger than MAX_CAPTURE_BYTES is refused with an AppError. Saving the same
    * service, pod, kind and time again changes nothing (a report that joined a running capture).
    */
   saveProfileCapture(capture: ProfileCapture): Promise<void>;
-  /** The newest capture of a service and kind (any pod) taken before `before`, if any. */
+  /** The newest capture of a service and kind (any pod, or only `pod`) taken before `before`, if any. */
   latestProfileCapture(
     service: string,
     kind: ProfileCaptureKind,
     before: Date,
+    pod?: string,
+  ): Promise<ProfileCapture | undefined>;
+  /** The capture of a service, pod and kind taken at exactly `capturedAt`, if still kept. */
+  profileCaptureAt(
+    service: string,
+    pod: string,
+    kind: ProfileCaptureKind,
+    capturedAt: Date,
   ): Promise<ProfileCapture | undefined>;
 
   close(): Promise<void>;
@@ -164,6 +173,12 @@ export interface OnsetEvidence {
   readonly capturedAt: Date;
   /** The pod it came from, when known. */
   readonly target?: string;
+  /**
+   * Which kept profile capture is the onset's raw profile (cpu, heap): the bytes stay in the capture
+   * store, which never trims a capture an open (firing) incident names here. Absent for goroutines
+   * (no pprof diff: the top-N tables are compared) and when the capture could not be kept.
+   */
+  readonly capture?: { readonly pod: string; readonly kind: ProfileCaptureKind; readonly capturedAt: Date };
   /** The step's top-N table (neutral evidence). */
   readonly table: {
     readonly title?: string;

@@ -1,4 +1,4 @@
-import type { Proposal } from '../../domain/finding.ts';
+import type { Finding, Proposal } from '../../domain/finding.ts';
 import type { IncidentView, ResolvedMetric } from '../../incidents/model.ts';
 import { humanDuration } from '../../lib/format.ts';
 import { alignTable } from '../../lib/text-table.ts';
@@ -7,6 +7,7 @@ import { slackDate, userMention } from './action-messages.ts';
 import type { ActionsBlock, Block, Button, RenderedMessage } from './blocks.ts';
 import { context, header, plain, section } from './blocks.ts';
 import { proposalButton } from './buttons.ts';
+import { findingTitleLine } from './finding-blocks.ts';
 import { SLACK_LIMITS } from './limits.ts';
 import { escapeCode, escapeMrkdwn, link, oneLine, truncateMrkdwn, truncatePlain } from './mrkdwn.ts';
 
@@ -156,6 +157,10 @@ export function renderOnsetComparison(o: {
   onset: OnsetEvidence;
   now: OnsetEvidence | undefined;
   actor: string;
+  /** compareWithBase's finding: the onset's raw profile against the one captured now. */
+  finding?: Finding;
+  /** Why there is no diff, or that the fresh profile is of another pod. */
+  note?: string;
 }): RenderedMessage {
   const blocks: Block[] = [
     section(
@@ -163,6 +168,16 @@ export function renderOnsetComparison(o: {
         `:mag: ${userMention(o.actor)} compared the *${escapeMrkdwn(o.onset.step)}* profile at onset with one captured now`,
       ),
     ),
+  ];
+  if (o.finding) {
+    const f = o.finding;
+    blocks.push(section(body(`${findingTitleLine(f)}\n${escapeMrkdwn(f.summary)}`)));
+    for (const e of f.evidence) {
+      if (e.type === 'table') blocks.push(section(body(tableBlock(e.title ?? 'Diff', e))));
+    }
+  }
+  if (o.note) blocks.push(context([truncateMrkdwn(escapeMrkdwn(o.note), SLACK_LIMITS.contextText, '…')]));
+  blocks.push(
     section(
       body(
         tableBlock(
@@ -181,8 +196,13 @@ export function renderOnsetComparison(o: {
           : '*Now*: the capture gave no table (the profile was unavailable: see the step report).',
       ),
     ),
-  ];
-  return message(`${o.onset.step} profile: onset and now`, blocks);
+  );
+  return message(
+    o.finding
+      ? `${o.onset.step} profile since onset: ${oneLine(o.finding.title)}`
+      : `${o.onset.step} profile: onset and now`,
+    blocks,
+  );
 }
 
 /** A silence made from the thread, with its "Expire silence" button. */
