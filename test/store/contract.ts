@@ -529,6 +529,60 @@ export function storeContract(name: string, options: ContractOptions): void {
         );
       });
 
+      it('never trims the capture a firing incident names as its onset; once resolved, it is trimmed as any other', async () => {
+        await store.saveProfileCapture(capture('pod-a', 1000));
+        await store.claimAlertIncident({
+          groupKey: 'g-onset',
+          service: 'aegis-api',
+          owner: 'bot-1',
+          at: at(1500),
+          startedAt: at(900),
+          latest: { status: 'firing' },
+          latestAt: at(1500),
+        });
+        const table = { columns: ['function'], rows: [['main.handler']] };
+        await store.updateAlertIncident('g-onset', {
+          addOnset: {
+            step: 'cpu',
+            capturedAt: at(1000),
+            target: 'pod-a',
+            capture: { pod: 'pod-a', kind: 'cpu', capturedAt: at(1000) },
+            table,
+          },
+        });
+        expect((await store.alertIncident('g-onset'))?.onset[0]?.capture).toEqual({
+          pod: 'pod-a',
+          kind: 'cpu',
+          capturedAt: at(1000),
+        });
+        for (let i = 2; i < MAX_CAPTURES_PER_POD + 4; i++)
+          await store.saveProfileCapture(capture('pod-a', i * 1000));
+        // the onset capture outlives the trim; the one after it (not named by an incident) does not
+        expect(await store.profileCaptureAt('aegis-api', 'pod-a', 'cpu', at(1000))).toEqual(
+          capture('pod-a', 1000),
+        );
+        expect(await store.profileCaptureAt('aegis-api', 'pod-a', 'cpu', at(2000))).toBeUndefined();
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(2000), 'pod-a')).toEqual(
+          capture('pod-a', 1000),
+        );
+        await store.updateAlertIncident('g-onset', { status: 'resolved', resolvedAt: at(50_000) });
+        await store.saveProfileCapture(capture('pod-a', 60_000));
+        expect(await store.profileCaptureAt('aegis-api', 'pod-a', 'cpu', at(1000))).toBeUndefined();
+      });
+
+      it('finds the newest capture of one pod, and a capture by its exact time', async () => {
+        await store.saveProfileCapture(capture('pod-a', 1000));
+        await store.saveProfileCapture(capture('pod-b', 2000));
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(5000), 'pod-a')).toEqual(
+          capture('pod-a', 1000),
+        );
+        expect(await store.latestProfileCapture('aegis-api', 'cpu', at(5000), 'pod-c')).toBeUndefined();
+        expect(await store.profileCaptureAt('aegis-api', 'pod-b', 'cpu', at(2000))).toEqual(
+          capture('pod-b', 2000),
+        );
+        expect(await store.profileCaptureAt('aegis-api', 'pod-b', 'cpu', at(2001))).toBeUndefined();
+      });
+
       it('changes nothing when the same capture is saved twice (a report that joined a running capture)', async () => {
         await store.saveProfileCapture(capture('pod-a', 1000));
         await store.saveProfileCapture({ ...capture('pod-a', 1000), bytes: new Uint8Array([9]) });
