@@ -78,9 +78,10 @@ export async function capturedDuring(
   pod: string | undefined,
 ): Promise<ProfileCapture | undefined> {
   const before = new Date(fresh.finishedAt.getTime() + 1);
-  const c =
-    (pod ? await store.latestProfileCapture(service, kind, before, pod) : undefined) ??
-    (await store.latestProfileCapture(service, kind, before));
-  if (!c || c.capturedAt.getTime() < fresh.startedAt.getTime() - JOINED_CAPTURE_MS) return undefined;
-  return c;
+  const during = (c: ProfileCapture | undefined) =>
+    c && c.capturedAt.getTime() >= fresh.startedAt.getTime() - JOINED_CAPTURE_MS ? c : undefined;
+  return (
+    (pod ? during(await store.latestProfileCapture(service, kind, before, pod)) : undefined) ??
+    during(await store.latestProfileCapture(service, kind, before))
+  );
 }

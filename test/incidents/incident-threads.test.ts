@@ -225,4 +225,94 @@ describe('one incident thread per Alertmanager group', () => {
     ]);
     expect(chat.calls.filter((c) => c.kind === 'postOnsetKept').map((c) => c.step)).toEqual(['cpu']);
   });
+
+  it("names the CPU step's kept capture as the onset's raw profile, which later captures of the pod do not trim away", async () => {
+    const store = new MemoryStore();
+    const capture = (ms: number) => ({
+      service: 'aegis-api',
+      pod: 'aegis-api-7d9f',
+      kind: 'cpu' as const,
+      capturedAt: new Date(Date.parse('2026-01-05T10:00:00Z') + ms),
+      bytes: new Uint8Array([0x1f, 0x8b, ms % 256]),
+    });
+    const base = fakeChat((routed, service) =>
+      fakeResult(routed.step.name, service.name, {
+        findings: [
+          {
+            id: 'cpu.top',
+            severity: 'warning',
+            title: 'CPU',
+            summary: 'regexp.Compile',
+            evidence: [
+              { type: 'fields', fields: [{ label: 'Pod', value: 'aegis-api-7d9f' }] },
+              { type: 'table', columns: ['flat%', 'function'], rows: [['41%', 'regexp.Compile']] },
+            ],
+            links: [],
+          },
+        ],
+      }),
+    );
+    // what the real CPU step does while it runs: keeps its capture through ProfilingSources.captures
+    const chat = {
+      ...base,
+      async runStep(...args: Parameters<typeof base.runStep>) {
+        await store.saveProfileCapture(capture(500));
+        return base.runStep(...args);
+      },
+    };
+    await store.saveProfileCapture(capture(-3_600_000)); // an older /aegis cpu of the pod
+    const { deliver } = bot(store, chat);
+    await deliver(
+      notification([{ fingerprint: 'c1', labels: { alertname: 'AegisHighCPU' } }], {
+        groupKey: 'cpu-group',
+        commonLabels: { alertname: 'AegisHighCPU', severity: 'critical', service: 'aegis-api' },
+      }),
+    );
+    const onset = (await store.alertIncident('cpu-group'))?.onset[0];
+    expect(onset?.capture).toEqual({
+      pod: 'aegis-api-7d9f',
+      kind: 'cpu',
+      capturedAt: capture(500).capturedAt,
+    });
+    for (let i = 1; i <= 10; i++) await store.saveProfileCapture(capture(500 + i * 60_000));
+    expect(
+      await store.profileCaptureAt('aegis-api', 'aegis-api-7d9f', 'cpu', capture(500).capturedAt),
+    ).toEqual(capture(500));
+  });
+
+  it('names no capture when the step kept none while it ran: the tables alone are compared', async () => {
+    const store = new MemoryStore();
+    const chat = fakeChat((routed, service) =>
+      fakeResult(routed.step.name, service.name, {
+        findings: [
+          {
+            id: 'cpu.top',
+            severity: 'warning',
+            title: 'CPU',
+            summary: 'x',
+            evidence: [{ type: 'table', columns: ['function'], rows: [['main.f']] }],
+            links: [],
+          },
+        ],
+      }),
+    );
+    // a capture of the pod from long before the step: not this step's
+    await store.saveProfileCapture({
+      service: 'aegis-api',
+      pod: 'p',
+      kind: 'cpu',
+      capturedAt: new Date('2026-01-05T09:00:00Z'),
+      bytes: new Uint8Array([1]),
+    });
+    const { deliver } = bot(store, chat);
+    await deliver(
+      notification([{ fingerprint: 'c1', labels: { alertname: 'AegisHighCPU' } }], {
+        groupKey: 'cpu-group',
+        commonLabels: { alertname: 'AegisHighCPU', severity: 'critical', service: 'aegis-api' },
+      }),
+    );
+    const onset = (await store.alertIncident('cpu-group'))?.onset[0];
+    expect(onset?.table.rows).toEqual([['main.f']]);
+    expect(onset?.capture).toBeUndefined();
+  });
 });
