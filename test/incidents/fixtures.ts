@@ -1,9 +1,11 @@
+import { gzipSync } from 'node:zlib';
 import type { ServiceConfig } from '../../src/config/schema.ts';
 import type { StepResult } from '../../src/domain/finding.ts';
 import type { IncidentView, ResolvedMetric } from '../../src/incidents/model.ts';
 import type { IncidentChat, ThreadRef } from '../../src/incidents/ports.ts';
 import type { RoutedStep } from '../../src/incidents/routing.ts';
 import type { AlertNotification } from '../../src/incidents/webhook-schema.ts';
+import { encodeProfile, type ProfileSpec } from '../../src/lib/pprof/encode.ts';
 import { fakeResult } from '../support/slack.ts';
 
 export const GROUP_KEY = '{}/{severity=~"warning|critical"}:{alertname="AegisHighP99Latency"}';
@@ -101,4 +103,34 @@ export function fakeChat(
       calls.push({ kind: 'postNote', thread, text });
     },
   };
+}
+
+/** A gzipped CPU profile whose stacks (root first) get the given number of 10 ms samples each. */
+export function cpuBytes(stacks: [string[], number][]): Uint8Array {
+  const ids = new Map<string, number>();
+  const functions: ProfileSpec['functions'][number][] = [];
+  const locations: ProfileSpec['locations'][number][] = [];
+  const loc = (name: string) => {
+    let id = ids.get(name);
+    if (!id) {
+      id = functions.length + 1;
+      ids.set(name, id);
+      functions.push({ id, name, filename: '/src/x.go' });
+      locations.push({ id, lines: [{ functionId: id, line: id }] });
+    }
+    return id;
+  };
+  return gzipSync(
+    encodeProfile({
+      sampleTypes: [
+        { type: 'samples', unit: 'count' },
+        { type: 'cpu', unit: 'nanoseconds' },
+      ],
+      period: 10_000_000,
+      durationNanos: 10e9,
+      functions,
+      locations,
+      samples: stacks.map(([stack, n]) => ({ locationIds: stack.map(loc).reverse(), values: [n, n * 1e7] })),
+    }),
+  );
 }

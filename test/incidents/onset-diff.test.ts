@@ -1,44 +1,13 @@
-import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { ServiceConfig } from '../../src/config/schema.ts';
 import { onsetDiff } from '../../src/incidents/onset-diff.ts';
-import { encodeProfile, type ProfileSpec } from '../../src/lib/pprof/encode.ts';
 import { MemoryStore } from '../../src/store/memory-store.ts';
 import type { OnsetEvidence, ProfileCapture } from '../../src/store/types.ts';
 import { fakeResult } from '../support/slack.ts';
+import { cpuBytes } from './fixtures.ts';
 import { alertsConfig } from './support.ts';
 
 const service = alertsConfig().services[0] as ServiceConfig;
-
-/** A gzipped CPU profile whose stacks (root first) get the given number of 10 ms samples each. */
-function cpuBytes(stacks: [string[], number][]): Uint8Array {
-  const ids = new Map<string, number>();
-  const functions: ProfileSpec['functions'][number][] = [];
-  const locations: ProfileSpec['locations'][number][] = [];
-  const loc = (name: string) => {
-    let id = ids.get(name);
-    if (!id) {
-      id = functions.length + 1;
-      ids.set(name, id);
-      functions.push({ id, name, filename: '/src/x.go' });
-      locations.push({ id, lines: [{ functionId: id, line: id }] });
-    }
-    return id;
-  };
-  return gzipSync(
-    encodeProfile({
-      sampleTypes: [
-        { type: 'samples', unit: 'count' },
-        { type: 'cpu', unit: 'nanoseconds' },
-      ],
-      period: 10_000_000,
-      durationNanos: 10e9,
-      functions,
-      locations,
-      samples: stacks.map(([stack, n]) => ({ locationIds: stack.map(loc).reverse(), values: [n, n * 1e7] })),
-    }),
-  );
-}
 
 const http = ['runtime.goexit', 'main.handle'];
 const atOnset = cpuBytes([

@@ -3,7 +3,7 @@ import { type SlackApiEmulator, start } from '../../src/console/slack-api-emulat
 import type { NewSilence, SilenceClient } from '../../src/incidents/ports.ts';
 import { type AttachedAlerts, alertsWiring } from '../../src/slack/alerts.ts';
 import { MemoryStore } from '../../src/store/memory-store.ts';
-import { notification } from '../incidents/fixtures.ts';
+import { cpuBytes, notification } from '../incidents/fixtures.ts';
 import { ALERTS_YAML, alertsConfig, WEBHOOK_TOKEN } from '../incidents/support.ts';
 import { blockActionsBody, buttonsOf, postInteraction } from '../support/block-actions.ts';
 import {
@@ -15,6 +15,16 @@ import {
   type TestBot,
   visibleText,
 } from '../support/slack.ts';
+
+const http = ['runtime.goexit', 'main.handle'];
+const REGEXP_HEAVY = cpuBytes([
+  [[...http, 'regexp.Compile'], 80],
+  [[...http, 'main.encodeReportJSON', 'encoding/json.Marshal'], 20],
+]);
+const JSON_HEAVY = cpuBytes([
+  [[...http, 'regexp.Compile'], 10],
+  [[...http, 'main.encodeReportJSON', 'encoding/json.Marshal'], 90],
+]);
 
 const config = alertsConfig(`${ALERTS_YAML}
 authorization:
@@ -59,7 +69,18 @@ beforeEach(async () => {
     name: 'cpu',
     run: async (ctx) => {
       cpuRuns += 1;
+      // what the real step does through ProfilingSources.captures: keeps the capture it took
+      const startedAt = new Date(Date.parse('2026-01-05T10:00:00Z') + (cpuRuns - 1) * 1_800_000);
+      await store.saveProfileCapture({
+        service: ctx.service.name,
+        pod: 'aegis-api-7d9f',
+        kind: 'cpu',
+        capturedAt: new Date(startedAt.getTime() + 500),
+        bytes: cpuRuns === 1 ? REGEXP_HEAVY : JSON_HEAVY,
+      });
       return fakeResult('cpu', ctx.service.name, {
+        startedAt,
+        finishedAt: new Date(startedAt.getTime() + 31_000),
         findings: [
           {
             id: 'cpu.top',
@@ -119,8 +140,16 @@ describe('onset evidence of a profile step, in Slack', () => {
     ]);
     await postInteraction(bot.eventsUrl, blockActionsBody({ user: 'U0BOB', message: kept, button: compare }));
     await settle(bot);
-    const comparison = replies(root.ts).find((m) => m.text === 'cpu profile: onset and now');
+    const comparison = replies(root.ts).find((m) => m.text.startsWith('cpu profile since onset: '));
     const shown = visibleText(comparison ?? {});
+    // the diff of the kept onset profile against the one captured on the click, then both tables
+    expect(comparison?.text).toMatch(
+      /Since onset \(aegis-api-7d9f at 2026-01-05T10:00:00\.500Z\): \S+ grew most, 20% → 90% of CPU/,
+    );
+    expect(shown).toMatch(
+      /Functions whose share of CPU grew most[\s\S]*encoding\/json\.Marshal[\s\S]*main\.encodeReportJSON/,
+    );
+    expect(shown).toMatch(/-diff_base/);
     expect(shown).toMatch(/At onset[\s\S]*41%\s+regexp\.Compile[\s\S]*Now[\s\S]*3%\s+regexp\.Compile/);
   });
 });

@@ -123,4 +123,40 @@ describe('the resolved update and the onset comparison', () => {
     expect(visibleText(none)).toContain('the capture gave no table');
     expect(messageProblems(both)).toEqual([]);
   });
+
+  it('leads with the diff since onset when there is one, and shows its note', () => {
+    const onset = {
+      step: 'cpu',
+      capturedAt: new Date('2026-01-05T10:00:00Z'),
+      table: { columns: ['flat%', 'function'], rows: [['41%', 'regexp.Compile']] },
+    };
+    const m = renderOnsetComparison({
+      onset,
+      now: { ...onset, capturedAt: new Date('2026-01-05T11:00:00Z') },
+      actor: 'U0ALICE',
+      finding: {
+        id: 'cpu.diff',
+        severity: 'info',
+        title: 'Since onset: encoding/json.Marshal grew most, 10% → 60% of CPU',
+        summary: 'Compared with onset, the share of CPU grew most in encoding/json.Marshal (+50.0 pts).',
+        evidence: [
+          {
+            type: 'table',
+            title: 'Functions whose share of CPU grew most (cum)',
+            columns: ['function', 'before', 'now', 'change'],
+            rows: [['encoding/json.Marshal', '10%', '60%', '+50.0 pts']],
+          },
+        ],
+        links: [],
+      },
+      note: 'the onset pod pod-a was not profiled now; the fresh profile is of pod-b',
+    });
+    expect(m.text).toBe(
+      'cpu profile since onset: Since onset: encoding/json.Marshal grew most, 10% → 60% of CPU',
+    );
+    expect(visibleText(m)).toMatch(
+      /grew most[\s\S]*encoding\/json\.Marshal\s+10%\s+60%\s+\+50\.0 pts[\s\S]*fresh profile is of pod-b[\s\S]*At onset/,
+    );
+    expect(messageProblems(m)).toEqual([]);
+  });
 });
