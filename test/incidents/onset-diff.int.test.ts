@@ -130,7 +130,7 @@ describe('compare with onset on the test bed', () => {
     await postInteraction(bot.eventsUrl, blockActionsBody({ user: 'U0BOB', message: kept, button: compare }));
     const comparison = await waitFor(
       'the comparison',
-      async () => threadOf(root.ts).find((m) => /^cpu profile (since onset|: onset and now)/.test(m.text)),
+      async () => threadOf(root.ts).find((m) => /^cpu profile( since onset|: onset and now)/.test(m.text)),
       { timeoutMs: 60_000 },
     );
     const shown = visibleText(comparison);
