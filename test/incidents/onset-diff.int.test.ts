@@ -117,7 +117,8 @@ describe('compare with onset on the test bed', () => {
         service: 'aegis-api',
         pod: ref.pod,
         kind: 'cpu',
-        capturedAt: new Date(ref.capturedAt.getTime() + i * 1000),
+        // milliseconds after the onset: all before the fresh capture the click takes
+        capturedAt: new Date(ref.capturedAt.getTime() + i),
         bytes: onsetBytes as Uint8Array,
       });
     }
