@@ -1,5 +1,6 @@
 import type { Evidence, Finding } from '../../domain/finding.ts';
 import { worstFirstHeadline } from '../../domain/report.ts';
+import { humanDuration } from '../../lib/format.ts';
 import type { Profile } from '../../lib/pprof/decode.ts';
 import {
   entryFunction,
@@ -323,7 +324,7 @@ export function detectGoroutineIssues(
         ? [
             {
               label: 'Time spent waiting',
-              value: `${secs(topMutex.delayNs / 1e6)} over ${secs(samples.intervalMs)} (${topMutex.contentions.toLocaleString('en-US')} contended acquisitions)`,
+              value: `${humanDuration(topMutex.delayNs / 1e6)} over ${secs(samples.intervalMs)} (${topMutex.contentions.toLocaleString('en-US')} contended acquisitions)`,
             },
           ]
         : []),
@@ -336,7 +337,7 @@ export function detectGoroutineIssues(
       severity: ratio >= 0.5 || (topWaiting?.[1] ?? 0) >= 4 * o.mutexMinWaiting ? 'critical' : 'warning',
       title: `Mutex contention in ${site}`,
       summary: byProfile
-        ? `Goroutines waited ${secs(topMutex.delayNs / 1e6)} for a lock released in ${site} during ${secs(samples.intervalMs)}: on average ${ratio.toFixed(2)} goroutines were queued on it.`
+        ? `Goroutines waited ${humanDuration(topMutex.delayNs / 1e6)} for a lock released in ${site} during ${secs(samples.intervalMs)}: on average ${ratio.toFixed(2)} goroutines were queued on it.`
         : `${topWaiting?.[1]} goroutines were queued on a sync.Mutex in ${site} at once.`,
       evidence: [
         { type: 'fields', fields },
@@ -348,7 +349,7 @@ export function detectGoroutineIssues(
                 columns: ['site', 'wait', 'contentions'],
                 rows: mutexFromProfile
                   .slice(0, 5)
-                  .map((m) => [m.site, secs(m.delayNs / 1e6), String(m.contentions)]),
+                  .map((m) => [m.site, humanDuration(m.delayNs / 1e6), String(m.contentions)]),
               },
             ]
           : []),
