@@ -27,11 +27,28 @@ import {
   type Store,
 } from './types.ts';
 
+/**
+ * Most incident threads the embedded store remembers (one is recorded per report posted, so this is
+ * the one per-command map). Past it the oldest recorded goes: paging from a thread older than the
+ * newest MAX_MEMORY_THREADS is treated as paging from a thread the bot did not start. About 300
+ * bytes each.
+ */
+export const MAX_MEMORY_THREADS = 10_000;
+/**
+ * Most audit records the embedded store keeps: past it the oldest goes (ids keep counting). The
+ * PostgreSQL store keeps them all. About 500 bytes each.
+ */
+export const MAX_MEMORY_AUDIT_RECORDS = 10_000;
+
 export interface MemoryStoreOptions {
   /** See DEFAULT_STALE_CLAIM_MS. */
   readonly staleClaimMs?: number;
   /** See DEFAULT_ALERT_STALE_CLAIM_MS. */
   readonly alertStaleClaimMs?: number;
+  /** See MAX_MEMORY_THREADS (smaller in tests). */
+  readonly maxThreads?: number;
+  /** See MAX_MEMORY_AUDIT_RECORDS (smaller in tests). */
+  readonly maxAuditRecords?: number;
 }
 
 /**
@@ -41,12 +58,16 @@ export interface MemoryStoreOptions {
  *   would make two changes, and one replica cannot see another's approvals or reminders. Run one
  *   replica only (deploy/deployment.yaml runs two and therefore needs the PostgreSQL store);
  * - durability: everything (audit log included) is lost on restart, pending approvals and reminders too;
- * - bounds: the audit log grows in memory until the process restarts.
+ * - completeness: it keeps the newest MAX_MEMORY_AUDIT_RECORDS audit records and the newest
+ *   MAX_MEMORY_THREADS incident threads, nothing older.
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   private readonly staleClaimMs: number;
   private readonly alertStaleClaimMs: number;
+  private readonly maxThreads: number;
+  private readonly maxAuditRecords: number;
+  private auditCount = 0;
   private readonly once = new Map<string, OnceRecord>();
   private readonly auditRecords: AuditRecord[] = [];
   private readonly approvals = new Map<string, PendingApproval>();
@@ -61,6 +82,8 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.staleClaimMs = options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS;
     this.alertStaleClaimMs = options.alertStaleClaimMs ?? DEFAULT_ALERT_STALE_CLAIM_MS;
+    this.maxThreads = options.maxThreads ?? MAX_MEMORY_THREADS;
+    this.maxAuditRecords = options.maxAuditRecords ?? MAX_MEMORY_AUDIT_RECORDS;
   }
 
   async claimOnce(claim: OnceClaim): Promise<ClaimResult> {
@@ -98,7 +121,9 @@ export class MemoryStore implements Store {
   }
 
   async audit(entry: AuditEntry): Promise<void> {
-    this.auditRecords.push({ ...entry, id: this.auditRecords.length + 1 });
+    this.auditCount += 1;
+    this.auditRecords.push({ ...entry, id: this.auditCount });
+    if (this.auditRecords.length > this.maxAuditRecords) this.auditRecords.shift();
   }
 
   async auditLog(query: AuditQuery = {}): Promise<AuditRecord[]> {
@@ -210,7 +235,14 @@ export class MemoryStore implements Store {
   }
 
   async recordIncidentThread(thread: IncidentThread): Promise<void> {
-    this.threads.set(`${thread.channel}\u0000${thread.threadTs}`, { ...thread });
+    const key = `${thread.channel}\u0000${thread.threadTs}`;
+    // re-recorded threads move to the newest end, so the first in the map is the oldest recorded
+    this.threads.delete(key);
+    this.threads.set(key, { ...thread });
+    if (this.threads.size > this.maxThreads) {
+      const oldest = this.threads.keys().next();
+      if (!oldest.done) this.threads.delete(oldest.value);
+    }
   }
 
   async latestIncidentThread(channel: string): Promise<IncidentThread | undefined> {
