@@ -121,7 +121,8 @@ describe('the local console in a browser', () => {
     await body.getByRole('button', { name: 'Database analysis' }).click();
     const dbReport = report.locator('.thread .msg').filter({ hasText: 'db · aegis-api' });
     await dbReport.locator('.bk-header').waitFor();
-    await dbReport.filter({ hasText: /lock wait/ }).waitFor();
+    // the lock wait leads the db report (worst first), named by the blocked and the blocking pid
+    await dbReport.filter({ hasText: /waited .+ for a lock held by pid/ }).waitFor();
 
     // a dangerous action asks first; Cancel sends nothing
     const scale = body.getByRole('button', { name: /^Scale to \d+ replicas$/ });
