@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from '../slack/body.ts';
+import { readBody } from '../lib/http-body.ts';
 
 /** The largest JSON body the console takes from its page. */
 const JSON_LIMIT = 64 * 1024;

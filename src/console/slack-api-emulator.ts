@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answerTooLarge, readBody } from '../slack/body.ts';
+import { answerTooLarge, readBody } from '../lib/http-body.ts';
 
 /**
  * An emulated Slack Web API on loopback, built from Slack's documented behaviour: the methods aegis-bot

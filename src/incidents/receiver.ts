@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlertsConfig } from '../config/schema.ts';
+import { readBody } from '../lib/http-body.ts';
 import type { AlertNotificationRecord, Store } from '../store/types.ts';
 import type { IncidentLog } from './incident-threads.ts';
 import { notificationKey, parseWebhook } from './webhook-schema.ts';
@@ -43,8 +44,8 @@ export function webhookAuth(alerts: AlertsConfig, secret: string): WebhookAuth {
  *
  * 1. Credentials first, as `webhook_configs.http_config` sends them (bearer token or basic auth): without
  *    them, 401 and the body is never read into memory nor parsed.
- * 2. The body within the size limit: 413 beyond, answered before the rest is read; the rest is drained so
- *    the sender reads the answer instead of a reset connection.
+ * 2. The body within the size limit (lib/http-body.ts, the one body reader): 413 beyond, after the rest
+ *    was drained, so the sender reads the answer instead of a reset connection.
  * 3. The v4 schema: a malformed notification gets 400 naming what was wrong (and a log line).
  * 4. Recorded in the store (deduplicated there), then 200. A store failure answers 503, so Alertmanager
  *    retries; a retry of a recorded notification is harmless.
@@ -75,7 +76,7 @@ export function alertmanagerRoute(opts: AlertmanagerReceiverOptions): Alertmanag
         );
         return;
       }
-      const body = await readLimited(req, opts.bodyLimit);
+      const body = await readBody(req, opts.bodyLimit);
       if (body === 'too_large') {
         opts.log.warn(
           { remote, limit: opts.bodyLimit },
@@ -177,31 +178,4 @@ function sendJson(
     ...headers,
   });
   res.end(text);
-}
-
-function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too_large');
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        req.off('data', onData);
-        resolve('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (e) => {
-      if (!done) reject(e);
-    });
-  });
 }

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type App, HTTPReceiver, type Receiver } from '@slack/bolt';
+import { answerTooLarge, readBody } from '../lib/http-body.ts';
 import type { AckGate } from './ack-gate.ts';
-import { answerTooLarge, readBody } from './body.ts';
 import { boltLogger, type Log } from './logger.ts';
 import { MAX_CLOCK_SKEW_SECONDS, verifySlackSignature } from './signature.ts';
 
