@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlertsConfig } from '../config/schema.ts';
-import { readBody } from '../lib/http-body.ts';
+import { readBody, sendJson } from '../lib/http-body.ts';
 import type { AlertNotificationRecord, Store } from '../store/types.ts';
 import type { IncidentLog } from './incident-threads.ts';
 import { notificationKey, parseWebhook } from './webhook-schema.ts';
@@ -162,20 +162,4 @@ function refuse(
     if (drained > 64 * 2 ** 20) req.destroy();
   });
   req.resume();
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
 }

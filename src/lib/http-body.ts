@@ -64,3 +64,20 @@ export function answerTooLarge(
     if (!req.complete) req.destroy();
   });
 }
+
+/** A JSON answer ending in a newline, never cached: the ops routes and the Alertmanager webhook. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CheckResult } from '../domain/ports.ts';
+import { sendJson } from '../lib/http-body.ts';
 import type { Logger } from './logger.ts';
 import { scrubSecrets } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -104,16 +105,6 @@ async function runProbe(probe: ReadinessProbe, index: number, timeoutMs: number)
   } finally {
     clearTimeout(timer);
   }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
 }
 
 /** GET /healthz, GET /readyz and (with metrics) GET /metrics. */
